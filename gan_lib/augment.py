@@ -1,0 +1,83 @@
+"""DiffAugment (Zhao et al. 2020, "Differentiable Augmentation for Data-Efficient GAN Training").
+
+Pure, differentiable, device-agnostic functions on float NCHW images in [-1, 1]. The policy string names the ops
+applied in order: any of `color`, `translation`, `cutout`, comma-separated; "" is the identity. Also the
+flip-and-translate transform T of consistency regularization (Zhang et al. 2019).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+Generator = torch.Generator | None
+
+
+def _uniform(x: torch.Tensor, gen: Generator) -> torch.Tensor:
+    return torch.rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype, generator=gen)
+
+
+def brightness(x: torch.Tensor, gen: Generator = None) -> torch.Tensor:
+    return x + (_uniform(x, gen) - 0.5)
+
+
+def saturation(x: torch.Tensor, gen: Generator = None) -> torch.Tensor:
+    mean = x.mean(dim=1, keepdim=True)
+    return (x - mean) * (_uniform(x, gen) * 2) + mean
+
+
+def contrast(x: torch.Tensor, gen: Generator = None) -> torch.Tensor:
+    mean = x.mean(dim=[1, 2, 3], keepdim=True)
+    return (x - mean) * (_uniform(x, gen) + 0.5) + mean
+
+
+def color(x: torch.Tensor, gen: Generator = None) -> torch.Tensor:
+    return contrast(saturation(brightness(x, gen), gen), gen)
+
+
+def _shift(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
+    """Move image i by (dy[i], dx[i]) whole pixels, filling with zeros."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, [1, 1, 1, 1])
+    rows = (torch.arange(h, device=x.device).view(1, h, 1) - dy.view(n, 1, 1) + 1).clamp(0, h + 1)
+    cols = (torch.arange(w, device=x.device).view(1, 1, w) - dx.view(n, 1, 1) + 1).clamp(0, w + 1)
+    batch = torch.arange(n, device=x.device).view(n, 1, 1)
+    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+
+
+def translation(x: torch.Tensor, gen: Generator = None, ratio: float = 0.125) -> torch.Tensor:
+    """Translate each image by up to `ratio` of its size in each direction, zero-filled."""
+    n, _, h, w = x.shape
+    sy, sx = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    dy = torch.randint(-sy, sy + 1, (n,), device=x.device, generator=gen)
+    dx = torch.randint(-sx, sx + 1, (n,), device=x.device, generator=gen)
+    return _shift(x, dy, dx)
+
+
+def cutout(x: torch.Tensor, gen: Generator = None, ratio: float = 0.5) -> torch.Tensor:
+    """Zero a random square of `ratio` times the image size (its centre anywhere in the image)."""
+    n, _, h, w = x.shape
+    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    cy = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), device=x.device, generator=gen)
+    cx = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), device=x.device, generator=gen)
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    top, left = cy - ch // 2, cx - cw // 2
+    inside = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw)
+    return x * (~inside).unsqueeze(1).to(x.dtype)
+
+
+OPS = {"color": color, "translation": translation, "cutout": cutout}
+
+
+def diff_augment(x: torch.Tensor, policy: str, gen: Generator = None) -> torch.Tensor:
+    """Apply the ops named in `policy` (comma-separated, in order). An empty policy returns `x` itself."""
+    for name in filter(None, policy.split(",")):
+        x = OPS[name](x, gen)
+    return x
+
+
+def flip_translate(x: torch.Tensor, gen: Generator = None, ratio: float = 0.125) -> torch.Tensor:
+    """CR's transform T: a random horizontal flip, then a translation by up to `ratio` of the image."""
+    flip = torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=gen) < 0.5
+    return translation(torch.where(flip, x.flip(3), x), gen, ratio)

@@ -1,0 +1,221 @@
+"""The one configuration object of a training run, its presets and the study's four variants.
+
+A run is `make_config(preset, variant, **overrides)`: the defaults below, then the preset's overrides, then the
+variant's method settings, then the caller's overrides. Unknown keys raise; cross-field checks live in
+`Config.__post_init__` and raise `ValueError` with a sentence a user can act on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gan_lib.errors import UserError
+
+RESOLUTIONS = (16, 32, 64, 128)
+LOSSES = ("hinge", "ns")
+AUG_OPS = ("color", "translation", "cutout")
+DEVICES = ("auto", "cpu", "cuda")
+DIFFAUGMENT_POLICY = "color,translation,cutout"
+SOURCE_CHECKPOINT = "results/source/openmoji-laptop"  # committed source model of the offline default study
+
+
+@dataclass(frozen=True)
+class Config:
+    # Identity: which variant of the study this run is ("custom" allows any method settings).
+    variant: str = "scratch"  # scratch | tl | tl+da | tl+da+cr | custom
+    preset: str = "custom"  # name of the preset the run started from (recorded, not used)
+
+    # Data: which images. data_seed picks the subset; train_seed drives everything random in training.
+    data_name: str = "fluent-faces"  # a name from `python -m gan_lib.data list`
+    data_resolution: int = 32  # px, one of 16, 32, 64, 128
+    data_count: int = 0  # images drawn from the dataset with data_seed; 0 = all
+    data_seed: int = 0
+
+    # Generator (BigGAN, Brock et al. 2018), names as in BigGAN-PyTorch.
+    g_ch: int = 32  # channel width multiplier
+    g_attn: str = ""  # resolutions with self-attention, "_"-separated, e.g. "64"; "" = none
+    g_dim_z: int = 120  # latent size (rounded down to a multiple of the hierarchical chunks)
+    g_shared_dim: int = 128  # size of the shared class embedding
+    g_hier: bool = True  # split z into per-block chunks
+    g_bn_eps: float = 1e-5
+    g_ema_decay: float = 0.999  # 0 disables the EMA copy (samples then come from G itself)
+    g_ema_start: int = 0  # step at which EMA starts tracking (copies G before)
+
+    # Discriminator (BigGAN projection D).
+    d_ch: int = 32
+    d_attn: str = ""
+    d_wide: bool = True
+    d_steps: int = 1  # D updates per G update
+    sn_eps: float = 1e-6  # spectral-norm epsilon, G and D
+
+    # Transfer learning through a MineGAN miner (Wang et al. 2019). "" = train from scratch.
+    transfer_source: str = ""  # run directory of our own source model, or a BigGAN-PyTorch checkpoint folder
+    miner_stage1_steps: int = 0  # steps that train only miner and D (G frozen) before fine-tuning all
+    miner_hidden: int = 256  # width of the miner MLP
+    miner_lr: float = 2e-4
+
+    # DiffAugment (Zhao et al. 2020) on real and fake images. "" = off.
+    aug_policy: str = ""  # comma-separated subset of color, translation, cutout
+
+    # Consistency regularization (Zhang et al. 2019) on real images. 0 = off; the paper uses 10.
+    cr_weight: float = 0.0
+
+    # Optimization.
+    opt_loss: str = "hinge"  # hinge | ns (non-saturating)
+    opt_batch_size: int = 16
+    opt_steps: int = 1000  # G updates
+    opt_g_lr: float = 1e-4
+    opt_d_lr: float = 4e-4
+    opt_beta1: float = 0.0
+    opt_beta2: float = 0.999
+    opt_adam_eps: float = 1e-6
+    train_seed: int = 0
+    train_device: str = "auto"  # auto | cpu | cuda
+    train_threads: int = 0  # CPU threads for torch; 0 = leave torch's default
+
+    # Evaluation (clean-fid FID/KID against the full training dataset).
+    eval_every: int = 500  # steps; the final step is always evaluated
+    eval_num_samples: int = 500
+    eval_seed: int = 12345  # seed of the fixed evaluation latents
+    eval_batch_size: int = 50
+    eval_truncation: float = 0.0  # 0 = no truncation
+    ckpt_every: int = 250  # steps between checkpoints (also written at every evaluation and at the end)
+
+    def __post_init__(self) -> None:
+        problems = _problems(self)
+        if problems:
+            raise ValueError(problems[0])
+
+    @property
+    def uses_transfer(self) -> bool:
+        return bool(self.transfer_source)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
+
+    def replace(self, **changes: Any) -> Config:
+        _check_keys(changes)
+        return dataclasses.replace(self, **changes)
+
+
+def _problems(c: Config) -> list[str]:
+    out = []
+    if c.variant not in VARIANTS and c.variant != "custom":
+        out.append(f"unknown variant {c.variant!r}; choose one of {', '.join(VARIANTS)} (or 'custom')")
+    elif c.variant != "custom":
+        for key, want in VARIANTS[c.variant].items():
+            if key == "transfer_source":
+                if bool(want) != bool(c.transfer_source):
+                    need = "needs a pretrained source (pass --pretrained DIR)" if want else "trains from scratch: drop the pretrained source"
+                    out.append(f"variant {c.variant!r} {need}")
+            elif getattr(c, key) != want:
+                out.append(f"variant {c.variant!r} fixes {key}={want!r} but got {getattr(c, key)!r}; use variant 'custom' to mix settings")
+    if c.data_resolution not in RESOLUTIONS:
+        out.append(f"data_resolution must be one of {RESOLUTIONS}, got {c.data_resolution}")
+    ops = [op for op in c.aug_policy.split(",") if op]
+    if any(op not in AUG_OPS for op in ops):
+        out.append(f"aug_policy {c.aug_policy!r} may only name {', '.join(AUG_OPS)} (comma-separated), or be empty")
+    if c.opt_loss not in LOSSES:
+        out.append(f"opt_loss must be one of {LOSSES}, got {c.opt_loss!r}")
+    if c.train_device not in DEVICES:
+        out.append(f"train_device must be one of {DEVICES}, got {c.train_device!r}")
+    for key in ("g_ch", "d_ch", "opt_batch_size", "d_steps", "eval_every", "eval_batch_size", "ckpt_every",
+                "g_dim_z", "g_shared_dim", "miner_hidden"):
+        if getattr(c, key) < 1:
+            out.append(f"{key} must be a positive integer, got {getattr(c, key)}")
+    for key in ("opt_steps", "data_count", "miner_stage1_steps", "eval_num_samples", "g_ema_start", "train_threads"):
+        if getattr(c, key) < 0:
+            out.append(f"{key} must be zero or positive, got {getattr(c, key)}")
+    for key in ("opt_g_lr", "opt_d_lr", "miner_lr"):
+        if not getattr(c, key) > 0:
+            out.append(f"{key} must be positive, got {getattr(c, key)}")
+    if c.cr_weight < 0:
+        out.append(f"cr_weight must be zero (off) or positive, got {c.cr_weight}")
+    if not 0 <= c.g_ema_decay < 1:
+        out.append(f"g_ema_decay must be in [0, 1), got {c.g_ema_decay}")
+    if c.eval_truncation < 0:
+        out.append(f"eval_truncation must be zero (off) or positive, got {c.eval_truncation}")
+    if c.miner_stage1_steps and not c.transfer_source:
+        out.append("miner_stage1_steps is set but there is no transfer_source: the miner only exists when transferring")
+    if c.eval_num_samples and c.eval_num_samples < 2:
+        out.append("eval_num_samples must be 0 (no evaluation) or at least 2")
+    return out
+
+
+# The study's four variants: each fixes the method settings it is about.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "scratch": {"transfer_source": "", "aug_policy": "", "cr_weight": 0.0},
+    "tl": {"transfer_source": True, "aug_policy": "", "cr_weight": 0.0},
+    "tl+da": {"transfer_source": True, "aug_policy": DIFFAUGMENT_POLICY, "cr_weight": 0.0},
+    "tl+da+cr": {"transfer_source": True, "aug_policy": DIFFAUGMENT_POLICY, "cr_weight": 10.0},
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Tiny: a few steps in seconds on a CPU, for tests.
+    "smoke": dict(data_resolution=16, g_ch=4, d_ch=4, g_dim_z=20, g_shared_dim=8, opt_batch_size=4,
+                  opt_steps=4, eval_every=2, eval_num_samples=8, eval_batch_size=4, ckpt_every=2,
+                  miner_hidden=16, miner_stage1_steps=2, train_threads=2, g_ema_start=1),
+    # The offline default study on two CPU cores (scale settled with the study: see README).
+    "laptop": dict(data_resolution=32, g_ch=32, d_ch=32, g_attn="", d_attn="", opt_batch_size=16,
+                   opt_steps=1500, eval_every=500, eval_num_samples=500, eval_batch_size=50, ckpt_every=250,
+                   miner_stage1_steps=300, transfer_source=SOURCE_CHECKPOINT, train_threads=2),
+    # The original study: 128 px, the BigGAN-PyTorch 128x128 architecture so the released checkpoint loads.
+    "paper": dict(data_resolution=128, g_ch=96, d_ch=96, g_attn="64", d_attn="64", g_dim_z=120,
+                  g_shared_dim=128, opt_batch_size=32, opt_steps=5000, d_steps=2, opt_g_lr=1e-4,
+                  opt_d_lr=4e-4, eval_every=1000, eval_num_samples=5000, eval_batch_size=100,
+                  ckpt_every=500, miner_stage1_steps=1000, transfer_source="pretrained/biggan-128",
+                  data_name="lsun-bedroom-1000"),
+}
+
+
+def _check_keys(overrides: dict[str, Any]) -> None:
+    fields = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise UserError(f"unknown config field(s) {', '.join(unknown)}; valid fields: {', '.join(sorted(fields))}")
+
+
+def make_config(preset: str = "laptop", variant: str = "scratch", **overrides: Any) -> Config:
+    """Defaults, then the preset, then the variant's method settings, then `overrides`.
+
+    A transfer variant keeps the preset's `transfer_source` unless overridden; `scratch` clears it.
+    Raises `UserError` for an unknown preset, variant or field, or settings that do not fit together.
+    """
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if variant not in VARIANTS and variant != "custom":
+        raise UserError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)} (or 'custom')")
+    _check_keys(overrides)
+    values: dict[str, Any] = dict(PRESETS[preset], preset=preset, variant=variant)
+    for key, want in VARIANTS.get(variant, {}).items():
+        if key == "transfer_source":
+            if not want:
+                values[key] = ""
+                values["miner_stage1_steps"] = 0
+        else:
+            values[key] = want
+    values.update(overrides)
+    try:
+        return Config(**values)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a `config.json` written by a run. Unknown fields raise a `UserError` naming the file."""
+    path = Path(path)
+    try:
+        values = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path} does not exist: is this a run directory?") from None
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path} is not valid JSON ({err.msg} at line {err.lineno}); fix or delete it") from None
+    try:
+        _check_keys(values)
+        return Config(**values)
+    except (UserError, ValueError) as err:
+        raise UserError(f"{path}: {err}") from None
