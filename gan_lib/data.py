@@ -233,7 +233,7 @@ def dataset_info(name: str, resolution: int = 128) -> dict:
     return {"name": name, "role": spec.role, "stands_for": spec.stands_for, "resolution": resolution,
             "prepared": cached is not None, "prepared_resolutions": _prepared(name),
             "count": manifest.get("count", spec.expected_count),
-            "classes": manifest.get("classes", list(sources.OPENMOJI_GROUPS) if name == "openmoji" else [name]),
+            "classes": manifest.get("classes", list(spec.classes or (name,))),
             "class_counts": manifest.get("class_counts"), "source": spec.source, "licence": spec.licence,
             "selection": spec.selection, "sha256": manifest.get("sha256"), "warnings": manifest.get("warnings", []),
             "cache": str(cache.folder(name, resolution))}
@@ -283,8 +283,8 @@ def _table(rows: list[dict]) -> str:
     cols = ["name", "role", "count", "prepared", "offline", "licence"]
     cells = [[str(r[c]) if c != "prepared" else (",".join(map(str, r[c])) or "-") for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
     return "\n".join(lines)
 
 

@@ -87,7 +87,8 @@ def write_arrays(where: Path, images: np.ndarray, labels: np.ndarray) -> tuple[s
 
 def commit(where: Path, manifest: dict) -> None:
     """Replace `manifest.json` (the commit point), then delete array files it no longer names."""
-    write_json(where / "manifest.json", {"format": MANIFEST_FORMAT, **manifest})
+    manifest.setdefault("format", MANIFEST_FORMAT)
+    write_json(where / "manifest.json", manifest)
     for old in where.glob("images-*.npz"):
         if old.name != manifest["array_file"]:
             old.unlink(missing_ok=True)

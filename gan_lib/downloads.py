@@ -10,6 +10,7 @@ import hashlib
 import http.client
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -59,6 +60,14 @@ def check_tarball(path: Path, package: str, version: str, sha1: str) -> Path:
     return path
 
 
+def _npm_reason(proc: subprocess.CompletedProcess) -> str:
+    """npm's error code and the fetch error, from its multi-line stderr."""
+    msgs = [re.sub(r"^npm (error|ERR!)\s*", "", ln).strip() for ln in (proc.stderr or "").splitlines()]
+    code = next((m for m in msgs if m.startswith("code ")), "")
+    detail = next((m for m in msgs if "Error" in m or "404" in m), "")
+    return " ".join(": ".join(x for x in (code, detail) if x).split())[:240] or f"exit code {proc.returncode}"
+
+
 def npm_tarball(package: str, version: str, sha1: str) -> Path:
     """The cached tarball of package@version, fetched with `npm pack` on first use and checked against `sha1`."""
     dest = downloads_dir() / npm_tarball_name(package, version)
@@ -76,15 +85,14 @@ def npm_tarball(package: str, version: str, sha1: str) -> Path:
         log.info("fetching %s with npm pack", spec)
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".npm-pack-") as tmp:
             try:
-                proc = subprocess.run([npm, "pack", spec, "--silent", "--fetch-retries=1"], cwd=tmp,
+                proc = subprocess.run([npm, "pack", spec, "--loglevel=error", "--fetch-retries=1",
+                                       "--fetch-timeout=120000"], cwd=tmp,
                                       capture_output=True, text=True, timeout=900)
             except subprocess.TimeoutExpired:
                 raise UserError(f"`npm pack {spec}` timed out; check the network, or {manual}") from None
             packed = Path(tmp) / dest.name
             if proc.returncode != 0 or not packed.is_file():
-                lines = [ln for ln in (proc.stderr or proc.stdout or "").splitlines() if ln.strip()]
-                why = lines[-1].strip() if lines else f"exit code {proc.returncode}"
-                raise UserError(f"`npm pack {spec}` failed ({why}); check the network, or {manual}")
+                raise UserError(f"`npm pack {spec}` failed ({_npm_reason(proc)}); check the network, or {manual}")
             check_tarball(packed, package, version, sha1)
             os.replace(packed, dest)
     return dest

@@ -29,6 +29,7 @@ class DatasetSpec:
     licence: str
     selection: str         # the selection rule, in words
     listing: Callable[[str | Path | None, int], sources.Listing] = field(repr=False)
+    classes: tuple[str, ...] = ()      # class names when known in advance; () -> one class named after the set
     expected_count: int | None = None  # images after preparation, when known in advance
     draw: int | None = None            # keep this many, drawn with `seed`; None keeps every usable image
     seed: int = 0
@@ -47,7 +48,7 @@ DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
         "U+1F3FB-1F3FF modifier); renders with <0.5% inked pixels or equal to the missing-glyph box are skipped; "
         "identical renders kept once (first in OpenMoji order); class = OpenMoji group, extras-openmoji and "
         "extras-unicode merged into 'extras' (10 classes)",
-        sources.openmoji_listing, expected_count=2433),
+        sources.openmoji_listing, classes=sources.OPENMOJI_GROUPS, expected_count=2433),
     DatasetSpec(
         "fluent-faces", "target", "100-shot Obama (low variability)", f"{_FLUENT_SOURCE}; {_EMOJI_GROUPS}",
         "MIT (Microsoft Fluent Emoji)",

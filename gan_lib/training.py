@@ -11,6 +11,7 @@ CPU for the order of the data, one on the device for latents, labels and augment
 from __future__ import annotations
 
 import copy
+import io
 import dataclasses
 import json
 import logging
@@ -59,9 +60,9 @@ def load_source(path: str | Path) -> tuple[Generator, Discriminator, dict[str, A
     from gan_lib.pretrained import load_biggan_pytorch
 
     path = Path(path)
-    if (path / ckpt.CHECKPOINT).exists() or (path / ckpt.PREVIOUS).exists():
+    state = trained_weights(path) if (path / "config.json").exists() else None
+    if state is not None:
         src_cfg = load_config(path / "config.json")
-        state = ckpt.load_latest(path)
         g, d = build_gan(src_cfg, n_classes=state["n_classes"])
         g.load_state_dict(state["G_ema"] if "G_ema" in state else state["G"])
         d.load_state_dict(state["D"])
@@ -370,8 +371,12 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
         raise UserError(f"dataset {dataset.name} is {dataset.resolution} px but data_resolution is "
                         f"{cfg.data_resolution}")
     prepare_run_dir(cfg, run_dir)
-    s = init_state(cfg, dataset.images, dataset.labels, n_classes=max(1, len(dataset.class_names)))
     saved = ckpt.load_latest(run_dir)
+    if saved is None and (run_dir / WEIGHTS).exists():
+        exported = ckpt.read_checkpoint(run_dir / WEIGHTS)
+        if exported["step"] >= cfg.opt_steps:
+            return list(exported["rows"])  # finished and exported: nothing to do
+    s = init_state(cfg, dataset.images, dataset.labels, n_classes=max(1, len(dataset.class_names)))
     if saved is not None:
         s.load_state_dict(saved)
         log.info("resumed %s at step %d", run_dir, s.step)
@@ -421,11 +426,41 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
     return s.rows
 
 
+WEIGHTS = "weights.pt"  # a finished run's exported weights: what transfer and sampling need, no optimizer state
+
+
+def trained_weights(run_dir: str | Path) -> dict[str, Any] | None:
+    """The newest checkpoint of a run, else its exported `weights.pt`, else None."""
+    run_dir = Path(run_dir)
+    state = ckpt.load_latest(run_dir)
+    if state is None and (run_dir / WEIGHTS).exists():
+        state = ckpt.read_checkpoint(run_dir / WEIGHTS)
+    return state
+
+
+def export_weights(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write `weights.pt` (G, EMA G, miner, D, rows; no optimizer state) and config.json to `out_dir`."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir or run_dir)
+    state = ckpt.load_latest(run_dir)
+    if state is None:
+        raise UserError(f"{run_dir} has no checkpoint to export")
+    keep = ("G_ema", "D", "miner_ema", "n_classes", "step", "rows", "train_seconds", "elapsed_seconds", "config")
+    weights = {k: state[k] for k in keep}
+    weights["G"], weights["miner"] = state["G_ema"], state["miner_ema"]  # the EMA weights stand for both
+    buffer = io.BytesIO()
+    torch.save({"format": ckpt.FORMAT, **weights}, buffer)
+    ckpt.atomic_write_bytes(out_dir / WEIGHTS, buffer.getvalue())
+    if out_dir != run_dir:
+        for name in ("config.json", "status.json"):
+            ckpt.atomic_write_bytes(out_dir / name, (run_dir / name).read_bytes())
+    return out_dir / WEIGHTS
+
+
 def load_sampler(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Config, Sampler]:
     """The trained run's sampler (EMA weights when EMA is on), in eval mode, and its config."""
     run_dir = Path(run_dir)
     cfg = load_config(run_dir / "config.json")
-    state = ckpt.load_latest(run_dir)
+    state = trained_weights(run_dir)
     if state is None:
         raise UserError(f"{run_dir} has no checkpoint yet: train it first")
     cfg_cpu = cfg.replace(train_device="cpu", train_threads=0)

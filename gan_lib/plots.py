@@ -1,0 +1,93 @@
+"""Figures of generated images: sample grids from fixed latents (as BigGAN, Brock et al. 2018, shows them) and the
+memorization figure, each sample beside its nearest training image in Inception feature space (the copy check
+of few-shot GAN papers, e.g. Karras et al. 2020, "Training GANs with Limited Data").
+
+Images arrive as uint8 (NHWC or NCHW); files are written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gan_lib.checkpoint import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from gan_lib.metrics import MemorizationReport, SampleFn
+
+
+def _nhwc(images: np.ndarray | torch.Tensor) -> np.ndarray:
+    arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    if arr.dtype != np.uint8 or arr.ndim != 4 or 3 not in (arr.shape[1], arr.shape[-1]):
+        raise ValueError(f"expected uint8 images [N, H, W, 3] or [N, 3, H, W], got {arr.dtype} {arr.shape}")
+    return arr if arr.shape[-1] == 3 else arr.transpose(0, 2, 3, 1)
+
+
+def image_grid(images: np.ndarray | torch.Tensor, nrow: int | None = None, padding: int = 2,
+               pad_value: int = 255) -> np.ndarray:
+    """Tile N uint8 images into one uint8 [H', W', 3] image, `nrow` per row (default: a near-square grid)."""
+    x = _nhwc(images)
+    n, h, w, _ = x.shape
+    if n == 0:
+        raise ValueError("no images to tile")
+    cols = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    grid = np.full((rows * (h + padding) + padding, cols * (w + padding) + padding, 3), pad_value, np.uint8)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        top, left = padding + r * (h + padding), padding + c * (w + padding)
+        grid[top:top + h, left:left + w] = x[i]
+    return grid
+
+
+def save_image_grid(images: np.ndarray | torch.Tensor, path: str | Path, nrow: int | None = None,
+                    padding: int = 2) -> Path:
+    """Write `image_grid(images)` as a PNG at `path`."""
+    buf = io.BytesIO()
+    Image.fromarray(image_grid(images, nrow, padding)).save(buf, format="PNG")
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def sample_grid(sample_fn: SampleFn, path: str | Path, *, dim_z: int, n_classes: int, num: int = 64, seed: int = 0,
+                device: str | torch.device = "cpu", truncation: float = 0.0, nrow: int | None = None) -> Path:
+    """A PNG grid of `num` samples from the fixed latents of `seed` (the same images at every step of a run)."""
+    from gan_lib.metrics import generate_images
+
+    images = generate_images(sample_fn, dim_z=dim_z, n_classes=n_classes, num=num, seed=seed, device=device,
+                             truncation=truncation)
+    return save_image_grid(images, path, nrow=nrow)
+
+
+def nearest_neighbour_figure(samples: np.ndarray | torch.Tensor, train_images: np.ndarray | torch.Tensor,
+                             report: MemorizationReport, path: str | Path, count: int = 8) -> Path:
+    """Pairs (generated sample | nearest training image) for the `count` samples closest to the training set
+    (smallest relative distance first), each titled with the feature distance and its ratio to the training
+    image's own nearest-neighbour distance. Written as PNG (or any format matplotlib infers from `path`)."""
+    import matplotlib
+
+    matplotlib.use("Agg") if not matplotlib.get_backend().lower().startswith(("module://", "nbagg")) else None
+    import matplotlib.pyplot as plt
+
+    samples, train = _nhwc(samples), _nhwc(train_images)
+    order = np.argsort(report.relative, kind="stable")[:count]
+    fig, axes = plt.subplots(len(order), 2, figsize=(4.2, 2.1 * len(order)), squeeze=False)
+    for row, i in enumerate(order):
+        j = int(report.index[i])
+        for ax, img, title in ((axes[row, 0], samples[i], f"sample {i}"),
+                               (axes[row, 1], train[j], f"train {j}: d={report.distance[i]:.1f}, "
+                                                        f"{report.relative[i]:.2f}x NN")):
+            ax.imshow(img, interpolation="nearest")
+            ax.set_title(title, fontsize=8)
+            ax.axis("off")
+    fig.suptitle("generated sample | nearest training image (Inception features)", fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=100)
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,113 @@
+"""Tables and figures of the report, built only from the results table (`gan_lib.results`) and the images the
+runs saved under `results/figures/`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg") if not matplotlib.get_backend().lower().startswith(("module://", "nbagg")) else None
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from PIL import Image  # noqa: E402
+
+VARIANT_ORDER = ["scratch", "tl", "tl+da", "tl+da+cr"]
+# The original study's one published number (Kjellberg 2021): not rerun here, shown for reference only.
+PUBLISHED = pd.DataFrame([{"dataset": "lsun-bedroom-1000", "variant": "tl+da", "setting": "128 px, 150 epochs",
+                           "fid": 78.43, "source": "published (thesis, 2021)"}])
+
+
+def train_rows(df: pd.DataFrame) -> pd.DataFrame:
+    return df[(df.eval_kind == "train") & (df.status == "ok")]
+
+
+def final_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The last training evaluation of each finished run."""
+    rows = train_rows(df)
+    rows = rows[rows.step == rows.opt_steps]
+    return rows.sort_values("step").groupby(["study", "run_id"], as_index=False).tail(1)
+
+
+def summary_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Final FID and KID per dataset x variant: mean, standard deviation over seeds, and n."""
+    final = final_rows(df)
+    if final.empty:
+        return pd.DataFrame()
+    table = final.groupby(["dataset", "variant"]).agg(
+        n=("fid", "size"), fid_mean=("fid", "mean"), fid_std=("fid", "std"), kid_mean=("kid", "mean"),
+        kid_std=("kid", "std"), train_minutes=("train_seconds", lambda s: s.mean() / 60),
+        samples=("num_samples", "first"))
+    order = [v for v in VARIANT_ORDER if v in table.index.get_level_values("variant")]
+    return table.reindex(order, level="variant")
+
+
+def format_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """mean ± std strings, n shown (std is blank for a single seed)."""
+    def pm(mean, std, digits):
+        return f"{mean:.{digits}f}" + ("" if pd.isna(std) else f" ± {std:.{digits}f}")
+
+    return pd.DataFrame({
+        "FID": [pm(m, s, 1) for m, s in zip(table.fid_mean, table.fid_std)],
+        "KID x 1000": [pm(m * 1000, s * 1000, 1) for m, s in zip(table.kid_mean, table.kid_std)],
+        "seeds (n)": table.n, "train min": table.train_minutes.round(1), "FID samples": table.samples,
+    }, index=table.index)
+
+
+def failed_runs(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df.status == "failed"].groupby(["study", "run_id"], as_index=False).last()[
+        ["study", "run_id", "step", "message"]]
+
+
+def fid_curves(df: pd.DataFrame, x: str = "images_seen") -> plt.Figure:
+    """FID against `x` (images_seen or train_seconds), one panel per dataset, mean and spread over seeds."""
+    rows = train_rows(df)
+    datasets = sorted(rows.dataset.unique())
+    fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5.5 * max(1, len(datasets)), 4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        sub = rows[rows.dataset == dataset]
+        hue_order = [v for v in VARIANT_ORDER if v in set(sub.variant)]
+        sns.lineplot(sub, x=x, y="fid", hue="variant", hue_order=hue_order, errorbar="sd", marker="o", ax=ax)
+        ax.set_title(dataset)
+        ax.set_xlabel({"images_seen": "real images shown to D", "train_seconds": "training seconds"}.get(x, x))
+        ax.set_ylabel("FID (lower is better)")
+    fig.tight_layout()
+    return fig
+
+
+def truncation_figure(df: pd.DataFrame) -> plt.Figure | None:
+    rows = df[(df.eval_kind == "truncation") & (df.status == "ok")]
+    if rows.empty:
+        return None
+    grid = sns.relplot(rows, x="truncation", y="fid", hue="variant", col="dataset", kind="line", marker="o",
+                       errorbar="sd", hue_order=[v for v in VARIANT_ORDER if v in set(rows.variant)],
+                       height=3.5, facet_kws={"sharey": False})
+    grid.set_axis_labels("truncation threshold (0 = none)", "FID")
+    return grid.figure
+
+
+def image_panel(paths: dict[str, Path], columns: int = 4, title: str = "") -> plt.Figure | None:
+    """Saved PNGs side by side, labelled by their dict keys."""
+    existing = {k: p for k, p in paths.items() if Path(p).exists()}
+    if not existing:
+        return None
+    rows = -(-len(existing) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.4 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (label, path) in zip(axes.flat, existing.items()):
+        ax.imshow(Image.open(path))
+        ax.set_title(label, fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def save(fig: plt.Figure | None, path: Path) -> Path | None:
+    if fig is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path

@@ -1,0 +1,154 @@
+"""The results table: one parquet file per run, one row per evaluation, with a checked schema.
+
+The rows are the contract between training runs and the report: the report reads only these files.
+Files are written atomically (temp file, then `os.replace`) and validated on write and on read.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gan_lib.checkpoint import atomic_write_bytes
+from gan_lib.config import Config
+from gan_lib.errors import UserError
+from gan_lib.paths import REPO_ROOT, results_dir
+
+SCHEMA = pa.schema([
+    # identity
+    ("run_id", pa.string()), ("study", pa.string()), ("dataset", pa.string()), ("variant", pa.string()),
+    ("preset", pa.string()), ("train_seed", pa.int64()), ("data_seed", pa.int64()), ("eval_seed", pa.int64()),
+    ("eval_kind", pa.string()),  # "train" (during training) | "truncation" (final sweep)
+    # method settings
+    ("transfer_source", pa.string()), ("aug_policy", pa.string()), ("cr_weight", pa.float64()),
+    ("miner_stage1_steps", pa.int64()), ("resolution", pa.int64()), ("g_ch", pa.int64()), ("d_ch", pa.int64()),
+    ("batch_size", pa.int64()), ("opt_steps", pa.int64()), ("dataset_count", pa.int64()),
+    # progress
+    ("step", pa.int64()), ("images_seen", pa.int64()), ("train_seconds", pa.float64()),
+    ("elapsed_seconds", pa.float64()), ("d_loss", pa.float64()), ("g_loss", pa.float64()),
+    ("cr_loss", pa.float64()),
+    # metrics
+    ("fid", pa.float64()), ("kid", pa.float64()), ("num_samples", pa.int64()), ("reference", pa.string()),
+    ("truncation", pa.float64()), ("extractor", pa.string()), ("eval_seconds", pa.float64()),
+    ("nn_distance_ratio", pa.float64()),  # median generated->train NN distance / train->train NN distance
+    # provenance
+    ("config_json", pa.string()), ("git_commit", pa.string()), ("git_dirty", pa.bool_()),
+    ("packages", pa.string()), ("device", pa.string()), ("host", pa.string()),
+    # status
+    ("status", pa.string()), ("message", pa.string()),
+])
+REQUIRED = ("run_id", "study", "dataset", "variant", "status", "step", "config_json")
+STATUSES = ("ok", "failed")
+PACKAGES = ("torch", "torchvision", "numpy", "clean-fid", "gan_lib")
+
+
+def git_state() -> tuple[str, bool]:
+    """(commit, dirty) of the repository, or ("unknown", False) outside git."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                                    capture_output=True, text=True, check=True).stdout.strip())
+        return commit, dirty
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown", False
+
+
+def provenance(device: str) -> dict[str, Any]:
+    commit, dirty = git_state()
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"git_commit": commit, "git_dirty": dirty, "packages": json.dumps(versions), "device": device,
+            "host": platform.node()}
+
+
+def make_rows(cfg: Config, evaluations: Iterable[dict[str, Any]], *, run_id: str, study: str, device: str,
+              dataset_count: int, status: str = "ok", message: str = "") -> list[dict[str, Any]]:
+    """Full result rows from a run's evaluation rows (from `training.train`). A failed run with no evaluation
+    still gets one row, holding its status and message."""
+    base = {
+        "run_id": run_id, "study": study, "dataset": cfg.data_name, "variant": cfg.variant, "preset": cfg.preset,
+        "train_seed": cfg.train_seed, "data_seed": cfg.data_seed, "eval_seed": cfg.eval_seed,
+        "transfer_source": cfg.transfer_source, "aug_policy": cfg.aug_policy, "cr_weight": cfg.cr_weight,
+        "miner_stage1_steps": cfg.miner_stage1_steps, "resolution": cfg.data_resolution, "g_ch": cfg.g_ch,
+        "d_ch": cfg.d_ch, "batch_size": cfg.opt_batch_size, "opt_steps": cfg.opt_steps,
+        "dataset_count": dataset_count, "config_json": cfg.to_json(), **provenance(device),
+        "status": status, "message": message,
+    }
+    rows = [{**base, "eval_kind": "train", **{k: v for k, v in ev.items() if k in SCHEMA.names}}
+            for ev in evaluations]
+    if status != "ok" and not rows:
+        rows = [{**base, "eval_kind": "train", "step": 0}]
+    elif status != "ok":
+        rows = [{**row, "status": status, "message": message} for row in rows]
+    return rows
+
+
+def validate(table: pa.Table, source: str) -> None:
+    if table.schema != SCHEMA:
+        missing = [n for n in SCHEMA.names if n not in table.schema.names]
+        raise UserError(f"{source} does not have the results schema"
+                        + (f" (missing {', '.join(missing)})" if missing else "") + "; rewrite it with this version")
+    for name in REQUIRED:
+        if table.column(name).null_count:
+            raise UserError(f"{source}: column {name!r} has empty values")
+    bad = set(table.column("status").to_pylist()) - set(STATUSES)
+    if bad:
+        raise UserError(f"{source}: status must be one of {STATUSES}, found {sorted(bad)}")
+
+
+def to_table(rows: list[dict[str, Any]]) -> pa.Table:
+    clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows]
+    unknown = sorted({k for row in clean for k in row} - set(SCHEMA.names))
+    if unknown:
+        raise UserError(f"result rows have columns outside the schema: {', '.join(unknown)}")
+    try:
+        return pa.Table.from_pylist(clean, schema=SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        raise UserError(f"result rows do not fit the schema: {err}") from None
+
+
+def run_path(study: str, run_id: str, root: str | Path | None = None) -> Path:
+    return Path(root or results_dir()) / "runs" / study / f"{run_id}.parquet"
+
+
+def write_rows(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Validate and atomically write one run's rows (replacing the file)."""
+    table = to_table(rows)
+    validate(table, str(path))
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_run(path: str | Path) -> pd.DataFrame:
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as err:
+        raise UserError(f"{path} is not a readable parquet file ({err}); delete it and rerun that run") from None
+    validate(table, str(path))
+    return table.to_pandas()
+
+
+def read_results(root: str | Path | None = None, study: str | None = None) -> pd.DataFrame:
+    """Every run's rows under `root/runs/` (optionally one study), schema-checked, as one DataFrame."""
+    base = Path(root or results_dir()) / "runs"
+    paths = sorted((base / study if study else base).rglob("*.parquet")) if base.exists() else []
+    frames = [read_run(p) for p in paths]
+    if not frames:
+        return SCHEMA.empty_table().to_pandas()
+    return pd.concat(frames, ignore_index=True)

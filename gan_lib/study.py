@@ -1,0 +1,236 @@
+"""Run a grid of training runs with papermill, then the report.
+
+    python -m gan_lib.study --preset laptop [--datasets ...] [--variants ...] [--seeds ...] [--jobs N]
+
+Each run executes `notebooks/train_variant.ipynb` into `papermill_runs/<study>/<run_id>.ipynb`; its checkpoints
+live in `runs/<study>/<run_id>/` and its rows in `results/runs/<study>/<run_id>.parquet`. Rerunning skips
+finished runs and resumes interrupted ones; a failing run is recorded as failed and the others go on.
+A lock keeps two studies from writing the same results folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gan_lib.config import PRESETS, VARIANTS, Config, make_config
+from gan_lib.errors import UserError, cli_errors
+from gan_lib.paths import REPO_ROOT, results_dir
+
+log = logging.getLogger(__name__)
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+DEFAULT_DATASETS = ("fluent-faces", "fluent-objects-1000")
+
+# train_variant.ipynb parameters -> config fields. Every notebook parameter is either here or in RUN_PARAMS.
+PARAM_FIELDS = {
+    "dataset": "data_name", "variant": "variant", "preset": "preset", "seed": "train_seed",
+    "steps": "opt_steps", "pretrained": "transfer_source", "data_seed": "data_seed",
+    "data_count": "data_count", "eval_every": "eval_every", "eval_num_samples": "eval_num_samples",
+    "device": "train_device",
+}
+# Parameters that say where things go or what extra analysis to run, not how to train.
+RUN_PARAMS = ("study", "run_id", "runs_root", "results_root", "truncations", "memorization")
+
+
+def config_from_params(**params: Any) -> Config:
+    """Build the run's config from notebook parameters; None means 'the preset's value'."""
+    unknown = sorted(set(params) - set(PARAM_FIELDS))
+    if unknown:
+        raise UserError(f"unknown notebook parameter(s) {', '.join(unknown)}; known: {', '.join(PARAM_FIELDS)}")
+    fields = {PARAM_FIELDS[k]: v for k, v in params.items() if v is not None and k not in ("preset", "variant")}
+    if fields.get("transfer_source") == "":
+        del fields["transfer_source"]
+    return make_config(params.get("preset") or "laptop", params.get("variant") or "scratch", **fields)
+
+
+def run_id_for(dataset: str, variant: str, seed: int) -> str:
+    return f"{dataset}_{variant}_seed{seed}"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    study: str
+    dataset: str
+    variant: str
+    seed: int
+    preset: str
+    steps: int | None = None
+    pretrained: str | None = None
+
+    @property
+    def run_id(self) -> str:
+        return run_id_for(self.dataset, self.variant, self.seed)
+
+    def params(self, runs_root: Path, results_root: Path) -> dict[str, Any]:
+        return {"dataset": self.dataset, "variant": self.variant, "preset": self.preset, "seed": self.seed,
+                "steps": self.steps, "pretrained": self.pretrained or "", "study": self.study,
+                "run_id": self.run_id, "runs_root": str(runs_root), "results_root": str(results_root)}
+
+
+def run_state(spec: RunSpec, results_root: Path) -> str:
+    """'finished' if its rows say it completed every step, 'failed' if they record a failure, else 'todo'."""
+    from gan_lib.results import read_run, run_path
+
+    path = run_path(spec.study, spec.run_id, results_root)
+    if not path.exists():
+        return "todo"
+    rows = read_run(path)
+    if (rows.status == "failed").any():
+        return "failed"
+    train_rows = rows[rows.eval_kind == "train"]
+    return "finished" if len(train_rows) and train_rows.step.max() >= train_rows.opt_steps.max() else "todo"
+
+
+def execute_run(spec: RunSpec, runs_root: Path, results_root: Path, output_root: Path,
+                gpu: int | None = None) -> tuple[RunSpec, str]:
+    """Execute train_variant.ipynb for one run. Returns (spec, 'ok' or an error message)."""
+    import papermill as pm
+
+    from gan_lib.results import make_rows, run_path, write_rows
+
+    out = output_root / spec.study / f"{spec.run_id}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    env_backup = os.environ.get("CUDA_VISIBLE_DEVICES")
+    try:
+        if gpu is not None:
+            os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+        pm.execute_notebook(str(NOTEBOOKS / "train_variant.ipynb"), str(out),
+                            parameters=spec.params(runs_root, results_root), cwd=str(REPO_ROOT),
+                            progress_bar=False, kernel_name="python3")
+        return spec, "ok"
+    except Exception as err:  # papermill raises PapermillExecutionError, kernel deaths raise others
+        message = " ".join(str(getattr(err, "evalue", "") or err).split())[:500]
+        try:
+            cfg = config_from_params(dataset=spec.dataset, variant=spec.variant, preset=spec.preset,
+                                     seed=spec.seed, steps=spec.steps, pretrained=spec.pretrained)
+            rows = make_rows(cfg, [], run_id=spec.run_id, study=spec.study, device="unknown", dataset_count=0,
+                             status="failed", message=message)
+            write_rows(rows, run_path(spec.study, spec.run_id, results_root))
+        except UserError as cfg_err:
+            message = f"{message} ({cfg_err})"
+        return spec, message
+    finally:
+        if gpu is not None:
+            if env_backup is None:
+                os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+            else:
+                os.environ["CUDA_VISIBLE_DEVICES"] = env_backup
+
+
+def render_report(study: str, results_root: Path, output_root: Path) -> Path:
+    """Execute report.ipynb on `results_root` and render it to `results_root/report.html` (code hidden)."""
+    import nbconvert
+    import nbformat
+    import papermill as pm
+
+    from gan_lib.checkpoint import atomic_write_bytes
+
+    out = output_root / study / "report.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(str(NOTEBOOKS / "report.ipynb"), str(out), cwd=str(REPO_ROOT), progress_bar=False,
+                        parameters={"results_root": str(results_root), "study": study}, kernel_name="python3")
+    html, _ = nbconvert.HTMLExporter(exclude_input=True).from_notebook_node(nbformat.read(out, as_version=4))
+    return atomic_write_bytes(results_root / "report.html", html.encode())
+
+
+def run_study(specs: list[RunSpec], *, jobs: int = 1, runs_root: Path, results_root: Path,
+              output_root: Path, report: bool = True) -> dict[str, str]:
+    """Run every spec not yet finished (`jobs` at a time), then the report. Returns run_id -> outcome."""
+    from filelock import FileLock, Timeout
+    from tqdm.auto import tqdm
+
+    results_root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(results_root / ".study.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise UserError(f"another study is writing {results_root} (lock {results_root / '.study.lock'}); "
+                        f"wait for it to finish or use another results folder") from None
+    try:
+        outcomes = {s.run_id: "skipped (finished)" for s in specs if run_state(s, results_root) == "finished"}
+        todo = [s for s in specs if s.run_id not in outcomes]
+        gpus = _gpu_count()
+        workers = max(1, min(jobs, len(todo) or 1))
+        with tqdm(total=len(specs), initial=len(outcomes), desc=f"study {specs[0].study if specs else ''}",
+                  unit="run") as bar, concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            futures = [pool.submit(execute_run, s, runs_root, results_root, output_root,
+                                   (i % gpus) if gpus and workers > 1 else None) for i, s in enumerate(todo)]
+            for future in concurrent.futures.as_completed(futures):
+                spec, outcome = future.result()
+                outcomes[spec.run_id] = outcome
+                if outcome != "ok":
+                    log.warning("run %s failed: %s", spec.run_id, outcome)
+                bar.set_postfix_str(f"last: {spec.run_id} {'ok' if outcome == 'ok' else 'FAILED'}")
+                bar.update(1)
+        if report and specs:
+            render_report(specs[0].study, results_root, output_root)
+        return outcomes
+    finally:
+        lock.release()
+
+
+def _gpu_count() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except Exception:  # no usable CUDA: CPU only
+        return 0
+
+
+def grid(study: str, preset: str, datasets: list[str], variants: list[str], seeds: list[int],
+         steps: int | None = None, pretrained: str | None = None) -> list[RunSpec]:
+    for v in variants:
+        if v not in VARIANTS:
+            raise UserError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    return [RunSpec(study, d, v, s, preset, steps, pretrained if v != "scratch" else None)
+            for d in datasets for s in seeds for v in variants]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gan_lib.study", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="laptop", help=f"one of {', '.join(PRESETS)}")
+    parser.add_argument("--study", help="study name (default: the preset's name)")
+    parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--steps", type=int, help="override the preset's number of steps")
+    parser.add_argument("--pretrained", help="transfer source for the tl variants (default: the preset's)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once (one per GPU where there are GPUs)")
+    parser.add_argument("--runs-root", default=str(REPO_ROOT / "runs"), help="checkpoints (not in git)")
+    parser.add_argument("--results-root", default=None, help="default: results/")
+    parser.add_argument("--output-root", default=str(REPO_ROOT / "papermill_runs"),
+                        help="executed notebooks")
+    parser.add_argument("--no-report", action="store_true")
+    return _run(parser.parse_args(argv))
+
+
+@cli_errors
+def _run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    study = args.study or args.preset
+    specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained)
+    results_root = Path(args.results_root) if args.results_root else results_dir()
+    t0 = time.perf_counter()
+    outcomes = run_study(specs, jobs=args.jobs, runs_root=Path(args.runs_root), results_root=results_root,
+                         output_root=Path(args.output_root), report=not args.no_report)
+    failed = {k: v for k, v in outcomes.items() if v not in ("ok", "skipped (finished)")}
+    print(f"study {study}: {len(outcomes) - len(failed)} runs done, {len(failed)} failed, "
+          f"{time.perf_counter() - t0:.0f} s; report: {results_root / 'report.html'}")
+    for run_id, message in failed.items():
+        print(f"  FAILED {run_id}: {message}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
