@@ -5,7 +5,7 @@
 Pillow resize, its `InceptionV3W` forward) with the same network, device and batch size clean-fid's
 `compute_fid` uses by default. It also reports the largest feature difference between the two paths.
 
-CLI: `python -m gan_lib.bench features [--num N] [--device D]` -> `results/bench/features_<host>.json`.
+CLI: `python -m gan_lib.bench features [--num N] [--device D]` -> `results/bench/features_<host>[_cuda].json`.
 More subcommands register in `_parser()` with their own `_cmd_*` function.
 """
 
@@ -55,8 +55,11 @@ def write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode())
 
 
-def bench_path(kind: str) -> Path:
-    return results_dir() / "bench" / f"{kind}_{socket.gethostname()}.json"
+def bench_path(kind: str, device: str | torch.device = "cpu") -> Path:
+    """`results/bench/KIND_HOST.json`, with `_cuda` (etc.) appended for a non-CPU device."""
+    device_type = torch.device(device).type
+    suffix = "" if device_type == "cpu" else f"_{device_type}"
+    return results_dir() / "bench" / f"{kind}_{socket.gethostname()}{suffix}.json"
 
 
 def _bench_images(num: int, resolution: int, seed: int = 0) -> np.ndarray:
@@ -100,10 +103,13 @@ def _cmd_features(args: argparse.Namespace) -> None:
         def memory() -> np.ndarray:
             return metrics.image_features(images, extractor)
 
-        # warm up both (TorchScript specialises on the first calls), then alternate the timed runs
-        metrics.image_features(images[:2], extractor)
-        fid.get_folder_features(tmp, model, num_workers=0, batch_size=2, device=torch.device(device), num=2,
-                                mode="clean", verbose=False)
+        # warm up both with full batches (TorchScript's profiling executor optimises a shape on its first calls,
+        # cuDNN picks its kernels), then alternate the timed runs
+        for _ in range(2):
+            metrics.image_features(images[:2 * extractor.batch_size], extractor)
+            fid.get_folder_features(tmp, model, num_workers=0, batch_size=args.cleanfid_batch_size,
+                                    device=torch.device(device), num=2 * args.cleanfid_batch_size, mode="clean",
+                                    verbose=False)
         feats = {}
         for _ in range(args.repeats):
             for name, fn in (("cleanfid_folder", folder), ("in_memory", memory)):
@@ -125,7 +131,7 @@ def _cmd_features(args: argparse.Namespace) -> None:
         "extractor": extractor.name, "network": str(extractor.path), "machine": machine_info(device),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    path = write_json(args.out or bench_path("features"), result)
+    path = write_json(args.out or bench_path("features", device), result)
     print(json.dumps({k: result[k] for k in ("images_per_s", "speedup", "max_abs_feature_diff")}))
     print(f"wrote {path}")
 

@@ -293,12 +293,13 @@ class InceptionExtractor:
     dim = 2048
 
     def __init__(self, path: Path, device: str | torch.device = "cpu", batch_size: int | None = None,
-                 channels_last: bool = True):
+                 channels_last: bool | None = None):
         self.path = path
         self.device = torch.device(device)
         self.layers = _load_layers(path, self.device)
-        self.batch_size = batch_size or (8 if self.device.type == "cpu" else 250)
-        self.channels_last = channels_last
+        cpu = self.device.type == "cpu"
+        self.batch_size = batch_size or (8 if cpu else 250)  # measured best: 2-core CPU, H200
+        self.channels_last = cpu if channels_last is None else channels_last  # +15% on CPU, -6% on an H200
 
     def network(self, resized: torch.Tensor) -> torch.Tensor:
         """float [B, 3, 299, 299] in [0, 255] -> float32 [B, 2048], as `cleanfid.InceptionV3W.forward`."""

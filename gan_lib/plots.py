@@ -91,3 +91,52 @@ def nearest_neighbour_figure(samples: np.ndarray | torch.Tensor, train_images: n
     fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=100)
     plt.close(fig)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def training_curves(rows: list[dict]) -> "matplotlib.figure.Figure":
+    """FID and the losses against training step, from a run's evaluation rows."""
+    import matplotlib.pyplot as plt
+
+    steps = [r["step"] for r in rows]
+    fig, (ax_fid, ax_loss) = plt.subplots(1, 2, figsize=(9, 3))
+    ax_fid.plot(steps, [r["fid"] for r in rows], "o-")
+    ax_fid.set(xlabel="step", ylabel="FID", title="FID (EMA generator)")
+    for key in ("d_loss", "g_loss", "cr_loss"):
+        if any(key in r for r in rows):
+            ax_loss.plot(steps, [r.get(key, float("nan")) for r in rows], "o-", label=key)
+    ax_loss.set(xlabel="step", title="mean loss since the last evaluation")
+    ax_loss.legend()
+    fig.tight_layout()
+    return fig
+
+
+class LiveProgress:
+    """An `on_eval` callback for notebooks: one display, updated in place with samples and curves."""
+
+    def __init__(self, num: int = 32, seed: int = 0):
+        self.num, self.seed, self.rows, self.handle = num, seed, [], None
+
+    def __call__(self, row: dict, sampler: "SampleFn") -> None:
+        import matplotlib.pyplot as plt
+        from IPython.display import Image as IPyImage
+        from IPython.display import display
+
+        from gan_lib.metrics import generate_images
+
+        self.rows.append(row)
+        device = next(sampler.parameters()).device
+        images = generate_images(sampler, dim_z=sampler.dim_z, n_classes=sampler.n_classes, num=self.num,
+                                 seed=self.seed, device=device)
+        buf = io.BytesIO()
+        big = Image.fromarray(image_grid(images, nrow=16))
+        big.resize((big.width * 2, big.height * 2), Image.NEAREST).save(buf, format="PNG")
+        fig = training_curves(self.rows)
+        curves = io.BytesIO()
+        fig.savefig(curves, format="png", dpi=80)
+        plt.close(fig)
+        outputs = [IPyImage(buf.getvalue()), IPyImage(curves.getvalue())]
+        if self.handle is None:
+            self.handle = [display(o, display_id=True) for o in outputs]
+        else:
+            for handle, o in zip(self.handle, outputs):
+                handle.update(o)

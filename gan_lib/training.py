@@ -320,10 +320,12 @@ def evaluate_state(s: TrainState, dataset: Any, extractor: Any) -> dict[str, Any
     was_training = sampler.training
     sampler.eval()
     try:
-        return metrics.evaluate(sampler, dim_z=sampler.dim_z, n_classes=sampler.n_classes, dataset=dataset,
-                                num=s.cfg.eval_num_samples, seed=s.cfg.eval_seed,
-                                batch_size=s.cfg.eval_batch_size, device=s.device,
-                                truncation=s.cfg.eval_truncation, extractor=extractor)
+        result = metrics.evaluate(sampler, dim_z=sampler.dim_z, n_classes=sampler.n_classes, dataset=dataset,
+                                  num=s.cfg.eval_num_samples, seed=s.cfg.eval_seed,
+                                  batch_size=s.cfg.eval_batch_size, device=s.device,
+                                  truncation=s.cfg.eval_truncation, extractor=extractor)
+        result["eval_seconds"] = result.pop("seconds")
+        return result
     finally:
         sampler.train(was_training)
 
@@ -353,14 +355,14 @@ def prepare_run_dir(cfg: Config, run_dir: Path) -> None:
 
 
 def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: Any = None,
-          stop_after: int | None = None, on_eval: Callable[[dict[str, Any]], None] | None = None,
+          stop_after: int | None = None, on_eval: Callable[[dict[str, Any], Sampler], None] | None = None,
           progress: bool = True) -> list[dict[str, Any]]:
     """Train (or resume) the run in `run_dir` up to `cfg.opt_steps` and return its evaluation rows.
 
     dataset: a `gan_lib.data.ImageSet` (default: `load_dataset(cfg.data_name, cfg.data_resolution)`, subset by
     `data_count`/`data_seed`). extractor: FID feature extractor (default: the real Inception network).
     stop_after: stop (with a checkpoint) after this many steps of this call, as if interrupted.
-    Each evaluation row holds step, images seen, seconds and the metrics; it is also passed to `on_eval`.
+    Each evaluation row holds step, images seen, seconds and the metrics; `on_eval(row, sampler)` sees each.
     """
     run_dir = Path(run_dir)
     if dataset is None:
@@ -414,7 +416,7 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
                 s.rows.append(row)
                 log.info("step %d: FID %.2f", s.step, row["fid"])
                 if on_eval is not None:
-                    on_eval(row)
+                    on_eval(row, eval_sampler(s))
             if save_now:
                 save()
     except DivergenceError as err:

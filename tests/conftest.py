@@ -40,3 +40,15 @@ def make_image_set(n: int = 24, resolution: int = 16, n_classes: int = 1, seed: 
 @pytest.fixture
 def tiny_set() -> ImageSet:
     return make_image_set()
+
+
+@pytest.fixture(scope="session")
+def smoke_source(tmp_path_factory):
+    """A tiny class-conditional source model (3 classes, smoke architecture) to transfer from."""
+    from gan_lib.config import make_config
+    from gan_lib.training import train
+
+    run_dir = tmp_path_factory.mktemp("smoke_source")
+    cfg = make_config("smoke", "scratch", opt_steps=3, eval_num_samples=0)
+    train(cfg, run_dir, dataset=make_image_set(n_classes=3, seed=1), progress=False)
+    return run_dir

@@ -17,13 +17,9 @@ from gan_lib.training import init_state, load_sampler, set_stage, train
 from conftest import make_image_set
 
 
-@pytest.fixture(scope="module")
-def source_run(tmp_path_factory):
-    """A tiny class-conditional source model (3 classes) to transfer from."""
-    run_dir = tmp_path_factory.mktemp("source")
-    cfg = make_config("smoke", "scratch", opt_steps=3, eval_num_samples=0)
-    train(cfg, run_dir, dataset=make_image_set(n_classes=3, seed=1), progress=False)
-    return run_dir
+@pytest.fixture
+def source_run(smoke_source):
+    return smoke_source
 
 
 def smoke(variant, source_run, **overrides):

@@ -1,0 +1,147 @@
+"""Notebooks and the study: parameters map to config fields, papermill runs produce valid rows, the report
+rebuilds from parquet, an interrupted study finishes on rerun, committed notebooks carry no outputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+from gan_lib.config import Config, make_config
+from gan_lib.results import make_rows, read_results, run_path, write_rows
+from gan_lib.study import PARAM_FIELDS, RUN_PARAMS, config_from_params
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+CONFIG_FIELDS = {f.name for f in dataclasses.fields(Config)}
+# pretrain_source.ipynb: parameter -> config field, and the ones that only say where results go
+PRETRAIN_FIELDS = {"steps": "opt_steps", "batch_size": "opt_batch_size", "ema_start": "g_ema_start",
+                   "ckpt_every": "ckpt_every", "device": "train_device"}
+PRETRAIN_EXTRA = {"fid_samples", "source_dir"}
+
+
+def parameters(name: str) -> dict:
+    return pm.inspect_notebook(str(NOTEBOOKS / name))
+
+
+def test_committed_notebooks_have_no_outputs():
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), path.name
+        assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells), f"{path.name}: no parameters cell"
+
+
+def test_train_notebook_parameters_map_to_config_fields():
+    params = set(parameters("train_variant.ipynb"))
+    assert params == set(PARAM_FIELDS) | set(RUN_PARAMS)
+    assert set(PARAM_FIELDS.values()) <= CONFIG_FIELDS
+
+
+def test_pretrain_notebook_parameters_map_to_config_fields():
+    params = set(parameters("pretrain_source.ipynb"))
+    assert params == set(PRETRAIN_FIELDS) | PRETRAIN_EXTRA
+    assert set(PRETRAIN_FIELDS.values()) <= CONFIG_FIELDS
+
+
+def test_report_and_explore_take_only_locations():
+    assert set(parameters("report.ipynb")) == {"results_root", "study"}
+    assert set(parameters("explore.ipynb")) == {"runs_root", "source_dir"}
+
+
+def test_notebook_defaults_build_a_valid_config():
+    defaults = {k: eval(v["default"]) for k, v in parameters("train_variant.ipynb").items() if k in PARAM_FIELDS}
+    defaults["pretrained"] = "somewhere"  # the default variant transfers
+    cfg = config_from_params(**defaults)
+    assert cfg.data_name == defaults["dataset"] and cfg.variant == defaults["variant"]
+
+
+def test_pretrain_defaults_match_the_committed_source():
+    defaults = {k: eval(v["default"]) for k, v in parameters("pretrain_source.ipynb").items()}
+    cfg = make_config("laptop", "scratch", data_name="openmoji", eval_num_samples=0,
+                      **{field: defaults[p] for p, field in PRETRAIN_FIELDS.items() if defaults[p] is not None})
+    committed = json.loads((REPO / defaults["source_dir"] / "config.json").read_text())
+    assert json.loads(cfg.to_json()) == committed
+
+
+@pytest.mark.slow
+def test_train_notebook_smoke_run_writes_rows_that_pass_the_schema(tmp_path, smoke_source):
+    out = tmp_path / "executed.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS / "train_variant.ipynb"), str(out), cwd=str(REPO), progress_bar=False,
+                        parameters={"preset": "smoke", "variant": "tl+da", "pretrained": str(smoke_source),
+                                    "study": "nbtest", "runs_root": str(tmp_path / "runs"),
+                                    "results_root": str(tmp_path / "results"), "truncations": [0.0, 1.0]},
+                        kernel_name="python3")
+    rows = read_results(tmp_path / "results")  # validates the schema
+    train = rows[rows.eval_kind == "train"]
+    assert list(train.step) == [2, 4] and (train.status == "ok").all()
+    assert train.fid.notna().all() and (train.num_samples == 8).all()
+    assert sorted(rows[rows.eval_kind == "truncation"].truncation) == [0.0, 1.0]
+    assert (tmp_path / "results/figures/samples/nbtest/fluent-faces_tl+da_seed0.png").exists()
+    assert train.nn_distance_ratio.notna().iloc[-1]
+
+
+def fake_rows(study, dataset, variant, seed, fids):
+    cfg = make_config("smoke", variant, data_name=dataset, train_seed=seed, opt_steps=4,
+                      **({"transfer_source": "src"} if variant != "scratch" else {}))
+    evals = [{"step": 2 * (i + 1), "images_seen": 8 * (i + 1), "train_seconds": 1.0 + i, "elapsed_seconds": 2.0 + i,
+              "d_loss": 1.0, "g_loss": 0.5, "fid": fid, "kid": fid / 1000, "num_samples": 8,
+              "reference": "ref", "truncation": 0.0, "extractor": "fixture", "eval_seconds": 0.1,
+              "nn_distance_ratio": 1.2}
+             for i, fid in enumerate(fids)]
+    return make_rows(cfg, evals, run_id=f"{dataset}_{variant}_seed{seed}", study=study, device="cpu",
+                     dataset_count=10)
+
+
+def test_report_executes_on_parquet_fixture_and_writes_figures(tmp_path):
+    root = tmp_path / "results"
+    for dataset in ("fluent-faces", "fluent-objects-1000"):
+        for i, variant in enumerate(("scratch", "tl", "tl+da", "tl+da+cr")):
+            for seed in (0, 1):
+                rows = fake_rows("fixture", dataset, variant, seed, [200 - 10 * i, 150 - 20 * i + seed])
+                write_rows(rows, run_path("fixture", rows[0]["run_id"], root))
+    out = tmp_path / "report.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS / "report.ipynb"), str(out), cwd=str(REPO), progress_bar=False,
+                        parameters={"results_root": str(root), "study": "fixture"}, kernel_name="python3")
+    for name in ("fid_vs_images.png", "fid_vs_seconds.png"):
+        assert (root / "figures" / name).stat().st_size > 10_000
+    lines = (root / "summary.csv").read_text().splitlines()
+    # final FIDs of seeds 0 and 1: scratch 150 and 151, tl+da+cr 90 and 91
+    assert any(line.startswith("fluent-faces,scratch,150.5 ± 0.7,") for line in lines)
+    assert any(line.startswith("fluent-objects-1000,tl+da+cr,90.5 ± 0.7,") for line in lines)
+    html = out.read_text()
+    assert "78.43" in html and "not rerun here" in html
+
+
+@pytest.mark.slow
+def test_interrupted_study_finishes_on_rerun_without_duplicates(tmp_path):
+    args = [sys.executable, "-m", "gan_lib.study", "--preset", "smoke", "--study", "interrupt",
+            "--datasets", "fluent-faces", "--variants", "scratch", "--seeds", "0", "1",
+            "--runs-root", str(tmp_path / "runs"), "--results-root", str(tmp_path / "results"),
+            "--output-root", str(tmp_path / "executed")]
+    first = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    done = run_path("interrupt", "fluent-faces_scratch_seed0", tmp_path / "results")
+    deadline = time.time() + 300
+    while not done.exists() and time.time() < deadline and first.poll() is None:
+        time.sleep(0.5)
+    os.killpg(first.pid, signal.SIGKILL)  # mid-way through the second run
+    first.wait()
+    assert done.exists()
+    second = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    rows = read_results(tmp_path / "results", "interrupt")
+    train = rows[rows.eval_kind == "train"]
+    assert sorted(train.run_id.unique()) == ["fluent-faces_scratch_seed0", "fluent-faces_scratch_seed1"]
+    assert not train.duplicated(["run_id", "step"]).any()
+    assert (train.groupby("run_id").step.max() == 4).all()
+    assert (tmp_path / "results/report.html").exists()
+    assert (tmp_path / "executed/interrupt/fluent-faces_scratch_seed1.ipynb").exists()
