@@ -32,6 +32,7 @@ from gan_lib.config import Config, load_config
 from gan_lib.errors import UserError
 from gan_lib.losses import D_LOSSES, G_LOSSES, consistency
 from gan_lib.miner import Miner, Sampler
+from gan_lib.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ def load_source(path: str | Path) -> tuple[Generator, Discriminator, dict[str, A
     from gan_lib.pretrained import load_biggan_pytorch
 
     path = Path(path)
+    if not path.is_absolute() and not path.exists() and (REPO_ROOT / path).exists():
+        path = REPO_ROOT / path  # the committed source, named relative to the repository
     state = trained_weights(path) if (path / "config.json").exists() else None
     if state is not None:
         src_cfg = load_config(path / "config.json")

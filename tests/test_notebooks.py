@@ -25,6 +25,7 @@ NOTEBOOKS = REPO / "notebooks"
 CONFIG_FIELDS = {f.name for f in dataclasses.fields(Config)}
 # pretrain_source.ipynb: parameter -> config field, and the ones that only say where results go
 PRETRAIN_FIELDS = {"steps": "opt_steps", "batch_size": "opt_batch_size", "ema_start": "g_ema_start",
+                   "ema_decay": "g_ema_decay",
                    "ckpt_every": "ckpt_every", "device": "train_device"}
 PRETRAIN_EXTRA = {"fid_samples", "source_dir"}
 

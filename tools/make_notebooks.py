@@ -118,6 +118,7 @@ from gan_lib.training import export_weights, load_sampler, resolve_device, train
 steps = 5000  # G updates
 batch_size = 64
 ema_start = 1000  # step at which the EMA generator starts averaging
+ema_decay = 0.999
 ckpt_every = 1000
 device = None  # auto | cpu | cuda; None: the preset's (auto)
 fid_samples = 1000  # generated images for the source's FID against openmoji
@@ -126,7 +127,8 @@ source_dir = "results/source/openmoji-laptop"
     code("""
 overrides = {"train_device": device} if device else {}
 cfg = make_config("laptop", "scratch", data_name="openmoji", opt_steps=steps, opt_batch_size=batch_size,
-                  eval_num_samples=0, g_ema_start=ema_start, ckpt_every=ckpt_every, **overrides)
+                  eval_num_samples=0, g_ema_start=ema_start, g_ema_decay=ema_decay, ckpt_every=ckpt_every,
+                  **overrides)
 images = load_dataset("openmoji", cfg.data_resolution)
 print(f"{len(images)} images, {len(images.class_names)} classes: {', '.join(images.class_names)}")
 """),
