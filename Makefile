@@ -23,10 +23,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
+# The offline default datasets at the laptop preset's resolution (the study prepares missing ones itself too).
 data: $(STAMP)
-	$(PY) -m gan_lib.data prepare openmoji
-	$(PY) -m gan_lib.data prepare fluent-faces
-	$(PY) -m gan_lib.data prepare fluent-objects-1000
+	$(PY) -m gan_lib.data prepare openmoji --resolution 32
+	$(PY) -m gan_lib.data prepare fluent-faces --resolution 32
+	$(PY) -m gan_lib.data prepare fluent-objects-1000 --resolution 32
 
 study: $(STAMP) data
 	$(PY) -m gan_lib.study --preset laptop

@@ -196,6 +196,28 @@ def grid(study: str, preset: str, datasets: list[str], variants: list[str], seed
             for d in datasets for s in seeds for v in variants]
 
 
+def record_invocation(results_root: Path, study: str, started: str, seconds: float, outcomes: dict[str, str],
+                      jobs: int) -> Path:
+    """Append this invocation's wall time and outcomes to `results/studies/<study>.json`."""
+    import json
+    import platform
+
+    import torch
+
+    from gan_lib.checkpoint import atomic_write_bytes
+
+    path = results_root / "studies" / f"{study}.json"
+    history = json.loads(path.read_text()) if path.exists() else []
+    history.append({"started": started, "wall_seconds": round(seconds, 1), "jobs": jobs,
+                    "ran": sorted(k for k, v in outcomes.items() if v == "ok"),
+                    "skipped": sorted(k for k, v in outcomes.items() if v.startswith("skipped")),
+                    "failed": {k: v for k, v in outcomes.items() if v != "ok" and not v.startswith("skipped")},
+                    "machine": {"host": platform.node(), "cpu_count": os.cpu_count(),
+                                "torch_threads": torch.get_num_threads(),
+                                "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}})
+    return atomic_write_bytes(path, json.dumps(history, indent=1).encode())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gan_lib.study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -221,9 +243,10 @@ def _run(args: argparse.Namespace) -> int:
     study = args.study or args.preset
     specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained)
     results_root = Path(args.results_root) if args.results_root else results_dir()
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
     outcomes = run_study(specs, jobs=args.jobs, runs_root=Path(args.runs_root), results_root=results_root,
                          output_root=Path(args.output_root), report=not args.no_report)
+    record_invocation(results_root, study, started, time.perf_counter() - t0, outcomes, args.jobs)
     failed = {k: v for k, v in outcomes.items() if v not in ("ok", "skipped (finished)")}
     print(f"study {study}: {len(outcomes) - len(failed)} runs done, {len(failed)} failed, "
           f"{time.perf_counter() - t0:.0f} s; report: {results_root / 'report.html'}")
