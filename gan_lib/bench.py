@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from gan_lib.checkpoint import atomic_write_bytes
+from gan_lib.files import write_json
 from gan_lib.errors import UserError, cli_errors
 from gan_lib.paths import results_dir
 
@@ -48,11 +48,6 @@ def machine_info(device: str | torch.device = "cpu") -> dict[str, Any]:
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
-
-
-def write_json(path: str | Path, obj: Any) -> Path:
-    """Write `obj` as indented JSON, atomically."""
-    return atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode())
 
 
 def bench_path(kind: str, device: str | torch.device = "cpu") -> Path:
@@ -136,6 +131,76 @@ def _cmd_features(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def _random_source(cfg, n_classes: int, folder: Path) -> str:
+    """A transfer source with random weights and `cfg`'s architecture (for timing only)."""
+    from gan_lib import checkpoint as ckpt
+    from gan_lib.training import WEIGHTS, build_gan
+
+    src = cfg.replace(variant="scratch", transfer_source="", aug_policy="", cr_weight=0.0, miner_stage1_steps=0)
+    with torch.device(cfg.train_device if cfg.train_device != "auto" else "cpu"):
+        g, d = build_gan(src, n_classes)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(src.to_json())
+    torch.save({"format": ckpt.FORMAT, "G_ema": g.state_dict(), "D": d.state_dict(), "n_classes": n_classes,
+                "step": 0, "rows": []}, folder / WEIGHTS)
+    return str(folder)
+
+
+def _time_steps(cfg, images: np.ndarray, steps: int, warmup: int) -> dict[str, float]:
+    """Seconds per training step (median of `steps` after `warmup`) and peak memory."""
+    from gan_lib.training import init_state, train_step
+
+    state = init_state(cfg, images, np.zeros(len(images), np.int64), 1)
+    cuda = state.device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    for _ in range(warmup):
+        train_step(state)
+    times = []
+    for _ in range(steps):
+        sync()
+        t0 = time.perf_counter()
+        train_step(state)
+        sync()
+        times.append(time.perf_counter() - t0)
+    seconds = float(np.median(times))
+    out = {"step_seconds": round(seconds, 5), "images_per_s": round(cfg.opt_batch_size / seconds, 2)}
+    if cuda:
+        out["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
+    return out
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    """Training images/s per variant: the plain reference mode and the optimized mode, side by side."""
+    from gan_lib.config import make_config
+
+    device = torch.device(args.device)
+    results, tmp = [], Path(tempfile.mkdtemp(prefix="gan_bench_"))
+    optimized = {"train_channels_last": True, "train_bf16": device.type == "cuda"}
+    for batch in args.batch:
+        base = make_config(args.preset, "scratch", train_device=device.type, opt_batch_size=batch,
+                           eval_num_samples=0, train_threads=0)
+        images = _bench_images(max(batch, 64), base.data_resolution)
+        source = _random_source(base, args.source_classes, tmp / f"source{batch}")
+        for variant in args.variants:
+            # transfer variants are timed in stage 2 (miner, G and D all train), their full cost
+            extra = {"transfer_source": source, "miner_stage1_steps": 0} if variant != "scratch" else {}
+            row = {"preset": args.preset, "variant": variant, "batch": batch}
+            for mode, flags in (("reference", {}), ("optimized", optimized)):
+                cfg = make_config(args.preset, variant, train_device=device.type, opt_batch_size=batch,
+                                  eval_num_samples=0, train_threads=0, **extra, **flags)
+                row[mode] = _time_steps(cfg, images, args.steps, args.warmup)
+            row["speedup"] = round(row["reference"]["step_seconds"] / row["optimized"]["step_seconds"], 3)
+            log.info("%s", row)
+            results.append(row)
+    result = {"benchmark": "train", "optimized_flags": optimized, "steps": args.steps, "warmup": args.warmup,
+              "rows": results, "machine": machine_info(device), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    path = write_json(args.out or bench_path(f"train_{args.preset}", device), result)
+    print(json.dumps([{k: r[k] for k in ("variant", "batch", "speedup")} for r in results]))
+    print(f"wrote {path}")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gan_lib.bench", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -147,6 +212,16 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--cleanfid-batch-size", type=int, default=32, help="clean-fid's compute_fid default: 32")
     f.add_argument("--out", default=None, help="JSON path (default results/bench/features_<host>.json)")
     f.set_defaults(run=_cmd_features)
+    t = sub.add_parser("train", help="training images/s per variant: reference vs optimized mode")
+    t.add_argument("--preset", default="laptop")
+    t.add_argument("--variants", nargs="+", default=["scratch", "tl", "tl+da", "tl+da+cr"])
+    t.add_argument("--batch", nargs="+", type=int, default=[16], help="batch sizes to time")
+    t.add_argument("--steps", type=int, default=6, help="timed steps per mode (the median counts)")
+    t.add_argument("--warmup", type=int, default=2)
+    t.add_argument("--source-classes", type=int, default=10, help="classes of the random transfer source")
+    t.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    t.add_argument("--out", default=None, help="JSON path (default results/bench/train_<preset>_<host>.json)")
+    t.set_defaults(run=_cmd_train)
     return p
 
 

@@ -10,40 +10,19 @@ from __future__ import annotations
 import io
 import logging
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from gan_lib.errors import UserError
+from gan_lib.files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 PREVIOUS = "checkpoint.prev.pt"
 FORMAT = "gan_lib.checkpoint/1"
-
-
-def atomic_write(path: str | Path, write: Callable[[io.BufferedWriter], Any]) -> Path:
-    """Call `write(f)` on a temp file beside `path`, fsync, then move it over `path`. On error `path` is untouched."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    return atomic_write(path, lambda f: f.write(data))
 
 
 def save_checkpoint(run_dir: str | Path, state: dict[str, Any]) -> Path:

@@ -76,6 +76,8 @@ class Config:
     train_seed: int = 0
     train_device: str = "auto"  # auto | cpu | cuda
     train_threads: int = 0  # CPU threads for torch; 0 = leave torch's default
+    train_channels_last: bool = False  # NHWC memory format for models and data (faster convolutions on most CPUs)
+    train_bf16: bool = False  # bfloat16 autocast of G and D forward passes (CUDA only; SN and losses stay fp32)
 
     # Evaluation (clean-fid FID/KID against the full training dataset).
     eval_every: int = 500  # steps; the final step is always evaluated
@@ -139,6 +141,8 @@ def _problems(c: Config) -> list[str]:
         out.append(f"g_ema_decay must be in [0, 1), got {c.g_ema_decay}")
     if c.eval_truncation < 0:
         out.append(f"eval_truncation must be zero (off) or positive, got {c.eval_truncation}")
+    if c.train_bf16 and c.train_device == "cpu":
+        out.append("train_bf16 needs a CUDA device: set train_device to 'cuda' or 'auto', or turn train_bf16 off")
     if c.miner_stage1_steps and not c.transfer_source:
         out.append("miner_stage1_steps is set but there is no transfer_source: the miner only exists when transferring")
     if c.eval_num_samples and c.eval_num_samples < 2:

@@ -34,6 +34,7 @@ from tqdm import tqdm
 from gan_lib import dataset_cache as cache
 from gan_lib import sources
 from gan_lib.errors import UserError, cli_errors
+from gan_lib.files import atomic_write
 from gan_lib.image_io import DECODE_ERRORS, as_uint8, center_crop_square, pixel_hash, resize_square, to_rgb_on_white
 from gan_lib.paths import results_dir
 from gan_lib.registry import DATASETS, NAME_RE, DatasetSpec, custom_spec
@@ -275,7 +276,7 @@ def contact_sheet(name: str, resolution: int, path: Path, columns: int = 8, rows
         for c, i in enumerate(idx):
             sheet.paste(Image.fromarray(ds.images[i]), (label_w + pad + c * cell, pad + r * cell))
     path = Path(path)
-    return cache.atomic_write(path, lambda f: sheet.save(f, format="PNG"))
+    return atomic_write(path, lambda f: sheet.save(f, format="PNG"))
 
 
 # ---------------------------------------------------------------------------------------------------- the CLI

@@ -14,11 +14,12 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 import numpy as np
 
 from gan_lib.downloads import file_digest
+from gan_lib.files import write_json
 from gan_lib.paths import cache_dir
 
 log = logging.getLogger(__name__)
@@ -36,27 +37,6 @@ def datasets_dir() -> Path:
 def folder(name: str, resolution: int) -> Path:
     """Where dataset `name` at `resolution` px is cached (not created)."""
     return datasets_dir() / name / f"{resolution}px"
-
-
-def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
-    """Call `write(f)` on a temporary file beside `path`, fsync, then `os.replace` it over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
-
-
-def write_json(path: Path, obj: object) -> Path:
-    return atomic_write(path, lambda f: f.write((json.dumps(obj, indent=1) + "\n").encode()))
 
 
 def _write_npz(f: IO[bytes], arrays: dict[str, np.ndarray]) -> None:

@@ -14,7 +14,16 @@ from torch import nn
 
 def spectral_normalized(weight: torch.Tensor, u: torch.Tensor, sv: torch.Tensor, *, update: bool,
                         eps: float) -> torch.Tensor:
-    """`weight / sigma` with sigma from one power iteration started at `u` ([1, out]); updates u, sv in place."""
+    """`weight / sigma` with sigma from one power iteration started at `u` ([1, out]); updates u, sv in place.
+    Always in float32, also under autocast."""
+    if weight.device.type not in ("cpu", "cuda"):  # e.g. meta tensors: no autocast there
+        return _spectral_normalized(weight.float(), u, sv, update=update, eps=eps)
+    with torch.autocast(weight.device.type, enabled=False):
+        return _spectral_normalized(weight.float(), u, sv, update=update, eps=eps)
+
+
+def _spectral_normalized(weight: torch.Tensor, u: torch.Tensor, sv: torch.Tensor, *, update: bool,
+                         eps: float) -> torch.Tensor:
     w_mat = weight.reshape(weight.shape[0], -1)
     with torch.no_grad():
         v = F.normalize(u @ w_mat, eps=eps)

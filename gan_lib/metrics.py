@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from filelock import FileLock
 from scipy.linalg import LinAlgWarning
 
-from gan_lib.checkpoint import atomic_write_bytes
+from gan_lib.files import atomic_write_bytes
 from gan_lib.errors import UserError, cli_errors
 from gan_lib.paths import cache_dir
 

@@ -16,9 +16,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gan_lib.checkpoint import atomic_write_bytes
+from gan_lib.files import atomic_write_bytes
 
 if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
+
     from gan_lib.metrics import MemorizationReport, SampleFn
 
 
@@ -93,7 +95,7 @@ def nearest_neighbour_figure(samples: np.ndarray | torch.Tensor, train_images: n
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def training_curves(rows: list[dict]) -> "matplotlib.figure.Figure":
+def training_curves(rows: list[dict]) -> "plt.Figure":
     """FID and the losses against training step, from a run's evaluation rows."""
     import matplotlib.pyplot as plt
 

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gan_lib.checkpoint import atomic_write_bytes
+from gan_lib.files import atomic_write_bytes
 from gan_lib.config import Config
 from gan_lib.errors import UserError
 from gan_lib.paths import REPO_ROOT, results_dir

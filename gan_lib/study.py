@@ -31,6 +31,7 @@ DEFAULT_DATASETS = ("fluent-faces", "fluent-objects-1000")
 # train_variant.ipynb parameters -> config fields. Every notebook parameter is either here or in RUN_PARAMS.
 PARAM_FIELDS = {
     "dataset": "data_name", "variant": "variant", "preset": "preset", "seed": "train_seed",
+    "resolution": "data_resolution",
     "steps": "opt_steps", "pretrained": "transfer_source", "data_seed": "data_seed",
     "data_count": "data_count", "eval_every": "eval_every", "eval_num_samples": "eval_num_samples",
     "device": "train_device",
@@ -93,8 +94,6 @@ def execute_run(spec: RunSpec, runs_root: Path, results_root: Path, output_root:
     """Execute train_variant.ipynb for one run. Returns (spec, 'ok' or an error message)."""
     import papermill as pm
 
-    from gan_lib.results import make_rows, run_path, write_rows
-
     out = output_root / spec.study / f"{spec.run_id}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     env_backup = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -107,15 +106,7 @@ def execute_run(spec: RunSpec, runs_root: Path, results_root: Path, output_root:
         return spec, "ok"
     except Exception as err:  # papermill raises PapermillExecutionError, kernel deaths raise others
         message = " ".join(str(getattr(err, "evalue", "") or err).split())[:500]
-        try:
-            cfg = config_from_params(dataset=spec.dataset, variant=spec.variant, preset=spec.preset,
-                                     seed=spec.seed, steps=spec.steps, pretrained=spec.pretrained)
-            rows = make_rows(cfg, [], run_id=spec.run_id, study=spec.study, device="unknown", dataset_count=0,
-                             status="failed", message=message)
-            write_rows(rows, run_path(spec.study, spec.run_id, results_root))
-        except UserError as cfg_err:
-            message = f"{message} ({cfg_err})"
-        return spec, message
+        return spec, record_failed_run(spec, message, runs_root, results_root)
     finally:
         if gpu is not None:
             if env_backup is None:
@@ -124,13 +115,39 @@ def execute_run(spec: RunSpec, runs_root: Path, results_root: Path, output_root:
                 os.environ["CUDA_VISIBLE_DEVICES"] = env_backup
 
 
+def record_failed_run(spec: RunSpec, message: str, runs_root: Path, results_root: Path) -> str:
+    """Write the run's rows as failed, with the step it reached and why; returns the message recorded.
+    Evaluations it finished before failing are kept (marked failed)."""
+    from gan_lib.checkpoint import load_latest
+    from gan_lib.results import make_rows, run_path, write_rows
+    from gan_lib.training import read_status
+
+    run_dir = runs_root / spec.study / spec.run_id
+    status = read_status(run_dir)
+    if status["status"] == "failed" and status["message"] and status["message"] not in message:
+        message = f"{status['message']} ({message})"
+    try:
+        cfg = config_from_params(dataset=spec.dataset, variant=spec.variant, preset=spec.preset, seed=spec.seed,
+                                 steps=spec.steps, pretrained=spec.pretrained)
+        saved = load_latest(run_dir) if run_dir.exists() else None
+        evaluations = saved["rows"] if saved else []
+        rows = make_rows(cfg, evaluations, run_id=spec.run_id, study=spec.study, device="unknown",
+                         dataset_count=0, status="failed", message=message)
+        if not evaluations:
+            rows[0]["step"] = int(status["step"])
+        write_rows(rows, run_path(spec.study, spec.run_id, results_root))
+    except UserError as err:
+        message = f"{message} (not recorded in results: {err})"
+    return message
+
+
 def render_report(study: str, results_root: Path, output_root: Path) -> Path:
     """Execute report.ipynb on `results_root` and render it to `results_root/report.html` (code hidden)."""
     import nbconvert
     import nbformat
     import papermill as pm
 
-    from gan_lib.checkpoint import atomic_write_bytes
+    from gan_lib.files import atomic_write_bytes
 
     out = output_root / study / "report.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -204,7 +221,7 @@ def record_invocation(results_root: Path, study: str, started: str, seconds: flo
 
     import torch
 
-    from gan_lib.checkpoint import atomic_write_bytes
+    from gan_lib.files import atomic_write_bytes
 
     path = results_root / "studies" / f"{study}.json"
     history = json.loads(path.read_text()) if path.exists() else []

@@ -189,17 +189,20 @@ def init_state(cfg: Config, images: np.ndarray, labels: np.ndarray, n_classes: i
     if cfg.train_threads:
         torch.set_num_threads(cfg.train_threads)
     torch.manual_seed(cfg.train_seed)
-    sampler, d = build_models(cfg, n_classes)
+    with torch.device(device):  # initialise on the device: orthogonal init of large layers is slow on a CPU
+        sampler, d = build_models(cfg, n_classes)
     if sampler.miner is not None:
         labels = np.zeros_like(labels)  # the target is one class behind the miner
-    sampler, d = sampler.to(device), d.to(device)
+    memory_format = torch.channels_last if cfg.train_channels_last else torch.contiguous_format
+    sampler, d = sampler.to(device, memory_format=memory_format), d.to(device, memory_format=memory_format)
     ema = copy.deepcopy(sampler).eval().requires_grad_(False)
     betas = (cfg.opt_beta1, cfg.opt_beta2)
     opt_g = torch.optim.Adam(sampler.generator.parameters(), cfg.opt_g_lr, betas, cfg.opt_adam_eps)
     opt_d = torch.optim.Adam(d.parameters(), cfg.opt_d_lr, betas, cfg.opt_adam_eps)
     opt_miner = (torch.optim.Adam(sampler.miner.parameters(), cfg.miner_lr, betas, cfg.opt_adam_eps)
                  if sampler.miner is not None else None)
-    x = torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).contiguous()
+    x = torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    x = x.contiguous(memory_format=memory_format)
     noise_gen = torch.Generator(device=device)
     noise_gen.manual_seed(cfg.train_seed)
     data_gen = torch.Generator()
@@ -229,19 +232,25 @@ def sample_latents(s: TrainState, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return z, y
 
 
+def autocast(s: TrainState) -> torch.autocast:
+    """bfloat16 autocast of the forward passes when `train_bf16` is on (CUDA), else a no-op context."""
+    return torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=s.cfg.train_bf16)
+
+
 def d_step(s: TrainState) -> dict[str, torch.Tensor]:
     """One discriminator update on a real and a fake batch (one D call on both, as BigGAN-PyTorch does)."""
     cfg = s.cfg
     real, y_real = next_real_batch(s)
     z, y_fake = sample_latents(s, len(real))
-    with torch.no_grad():
-        fake = s.sampler(z, y_fake)
+    with torch.no_grad(), autocast(s):
+        fake = s.sampler(z, y_fake).float()
     real_aug = diff_augment(real, cfg.aug_policy, s.noise_gen)
     inputs, labels = [real_aug, diff_augment(fake, cfg.aug_policy, s.noise_gen)], [y_real, y_fake]
     if cfg.cr_weight:
         inputs.append(flip_translate(real_aug, s.noise_gen))
         labels.append(y_real)
-    logits = s.D(torch.cat(inputs), torch.cat(labels)).split(len(real))
+    with autocast(s):
+        logits = s.D(torch.cat(inputs), torch.cat(labels)).float().split(len(real))
     loss = D_LOSSES[cfg.opt_loss](logits[0], logits[1])
     out = {"d_loss": loss.detach()}
     if cfg.cr_weight:
@@ -258,8 +267,10 @@ def g_step(s: TrainState, stage: int) -> dict[str, torch.Tensor]:
     """One generator update (in stage 1 of transfer only the miner moves)."""
     z, y = sample_latents(s, s.cfg.opt_batch_size)
     s.D.requires_grad_(False)
-    fake = diff_augment(s.sampler(z, y), s.cfg.aug_policy, s.noise_gen)
-    loss = G_LOSSES[s.cfg.opt_loss](s.D(fake, y))
+    with autocast(s):
+        fake = diff_augment(s.sampler(z, y), s.cfg.aug_policy, s.noise_gen)
+        logits = s.D(fake, y).float()
+    loss = G_LOSSES[s.cfg.opt_loss](logits)
     s.opt_g.zero_grad(set_to_none=True)
     if s.opt_miner is not None:
         s.opt_miner.zero_grad(set_to_none=True)
@@ -388,11 +399,16 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
     write_status(run_dir, "running", s.step)
 
     base_elapsed, t_start, start_step = s.elapsed_seconds, time.perf_counter(), s.step
+    saved_step = s.step if saved is not None else -1
 
     def save() -> None:
+        nonlocal saved_step
+        if saved_step == s.step:
+            return
         check_weights(s)
         s.elapsed_seconds = base_elapsed + time.perf_counter() - t_start
         ckpt.save_checkpoint(run_dir, s.state_dict())
+        saved_step = s.step
 
     bar = tqdm(total=cfg.opt_steps, initial=s.step, desc=run_dir.name, disable=not progress, dynamic_ncols=True)
     try:

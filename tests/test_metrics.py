@@ -373,3 +373,19 @@ def test_cuda_path_matches_cpu(inception_path):
     cpu = metrics.image_features(imgs, metrics.inception_extractor("cpu"))
     gpu = metrics.image_features(imgs, metrics.inception_extractor("cuda"))
     assert np.abs(cpu - gpu).max() < 1e-3 * np.abs(cpu).max()
+
+
+@pytest.mark.slow
+def test_fid_run_cli_scores_a_trained_run_against_its_dataset(smoke_source, tmp_path):
+    from gan_lib.config import make_config
+    from gan_lib.training import train
+
+    run_dir = tmp_path / "run"
+    train(make_config("smoke", "tl", transfer_source=str(smoke_source), eval_num_samples=0), run_dir,
+          dataset=make_image_set(n=24, resolution=16), progress=False)
+    proc = subprocess.run([sys.executable, "-m", "gan_lib.metrics", "fid-run", str(run_dir), "--num", "6",
+                           "--device", "cpu"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["num_samples"] == 6 and np.isfinite(result["fid"]) and result["fid"] > 0
+    assert result["reference"].startswith("fluent-faces@16px")

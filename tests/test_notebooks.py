@@ -4,7 +4,6 @@ rebuilds from parquet, an interrupted study finishes on rerun, committed noteboo
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import signal
 import subprocess
@@ -16,7 +15,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from gan_lib.config import Config, make_config
+from gan_lib.config import Config, load_config, make_config
 from gan_lib.results import make_rows, read_results, run_path, write_rows
 from gan_lib.study import PARAM_FIELDS, RUN_PARAMS, config_from_params
 
@@ -69,8 +68,7 @@ def test_pretrain_defaults_match_the_committed_source():
     defaults = {k: eval(v["default"]) for k, v in parameters("pretrain_source.ipynb").items()}
     cfg = make_config("laptop", "scratch", data_name="openmoji", eval_num_samples=0,
                       **{field: defaults[p] for p, field in PRETRAIN_FIELDS.items() if defaults[p] is not None})
-    committed = json.loads((REPO / defaults["source_dir"] / "config.json").read_text())
-    assert json.loads(cfg.to_json()) == committed
+    assert load_config(REPO / defaults["source_dir"] / "config.json") == cfg
 
 
 @pytest.mark.slow

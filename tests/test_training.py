@@ -14,7 +14,6 @@ from gan_lib.config import VARIANTS, make_config
 from gan_lib.errors import UserError
 from gan_lib.training import init_state, load_sampler, set_stage, train
 
-from conftest import make_image_set
 
 
 @pytest.fixture

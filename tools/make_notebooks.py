@@ -53,6 +53,7 @@ dataset = "fluent-faces"  # python -m gan_lib.data list
 variant = "tl+da"  # scratch | tl | tl+da | tl+da+cr
 preset = "smoke"  # smoke | laptop | paper
 seed = 0  # train_seed
+resolution = None  # px (16, 32, 64, 128); None: the preset's
 steps = None  # None: the preset's opt_steps
 pretrained = ""  # transfer source (run folder or BigGAN-PyTorch folder); "": the preset's
 data_seed = None  # which images when data_count is set
@@ -68,9 +69,9 @@ truncations = []  # final FID at each of these truncation thresholds (0: none)
 memorization = True  # nearest training image of 64 samples
 """),
     code("""
-cfg = config_from_params(dataset=dataset, variant=variant, preset=preset, seed=seed, steps=steps,
-                         pretrained=pretrained, data_seed=data_seed, data_count=data_count, eval_every=eval_every,
-                         eval_num_samples=eval_num_samples, device=device)
+cfg = config_from_params(dataset=dataset, variant=variant, preset=preset, seed=seed, resolution=resolution,
+                         steps=steps, pretrained=pretrained, data_seed=data_seed, data_count=data_count,
+                         eval_every=eval_every, eval_num_samples=eval_num_samples, device=device)
 run_id = run_id or run_id_for(dataset, variant, seed)
 run_dir = Path(runs_root) / study / run_id
 images = load_dataset(cfg.data_name, cfg.data_resolution).subset(cfg.data_count, cfg.data_seed)
