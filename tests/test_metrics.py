@@ -386,6 +386,6 @@ def test_fid_run_cli_scores_a_trained_run_against_its_dataset(smoke_source, tmp_
     proc = subprocess.run([sys.executable, "-m", "gan_lib.metrics", "fid-run", str(run_dir), "--num", "6",
                            "--device", "cpu"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-1500:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout)
     assert result["num_samples"] == 6 and np.isfinite(result["fid"]) and result["fid"] > 0
     assert result["reference"].startswith("fluent-faces@16px")

@@ -62,6 +62,8 @@ def explore(out: Path) -> Path:
         time.sleep(20)
         driver.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         time.sleep(60)
+        driver.execute_script("window.jupyterapp.commands.execute('notebook:hide-all-cell-code')")
+        time.sleep(3)
         driver.save_screenshot(str(out / "explore.png"))
     finally:
         driver.quit()
@@ -72,5 +74,5 @@ def explore(out: Path) -> Path:
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "results/figures/screenshots")
     target.mkdir(parents=True, exist_ok=True)
-    print(report(target))
-    print(explore(target))
+    for shoot in (report, explore) if len(sys.argv) < 3 else [globals()[sys.argv[2]]]:
+        print(shoot(target))
