@@ -388,10 +388,9 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
                         f"{cfg.data_resolution}")
     prepare_run_dir(cfg, run_dir)
     saved = ckpt.load_latest(run_dir)
-    if saved is None and (run_dir / WEIGHTS).exists():
-        exported = ckpt.read_checkpoint(run_dir / WEIGHTS)
-        if exported["step"] >= cfg.opt_steps:
-            return list(exported["rows"])  # finished and exported: nothing to do
+    exported = exported_weights(run_dir) if saved is None else None
+    if exported is not None and exported["step"] >= cfg.opt_steps:
+        return list(exported["rows"])  # finished and exported: nothing to do
     s = init_state(cfg, dataset.images, dataset.labels, n_classes=max(1, len(dataset.class_names)))
     if saved is not None:
         s.load_state_dict(saved)
@@ -450,13 +449,16 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
 WEIGHTS = "weights.pt"  # a finished run's exported weights: what transfer and sampling need, no optimizer state
 
 
+def exported_weights(run_dir: str | Path) -> dict[str, Any] | None:
+    """The run's exported `weights.pt`, or None if there is none."""
+    path = Path(run_dir) / WEIGHTS
+    return ckpt.read_checkpoint(path) if path.exists() else None
+
+
 def trained_weights(run_dir: str | Path) -> dict[str, Any] | None:
     """The newest checkpoint of a run, else its exported `weights.pt`, else None."""
-    run_dir = Path(run_dir)
     state = ckpt.load_latest(run_dir)
-    if state is None and (run_dir / WEIGHTS).exists():
-        state = ckpt.read_checkpoint(run_dir / WEIGHTS)
-    return state
+    return state if state is not None else exported_weights(run_dir)
 
 
 def export_weights(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
