@@ -5,8 +5,12 @@
 Pillow resize, its `InceptionV3W` forward) with the same network, device and batch size clean-fid's
 `compute_fid` uses by default. It also reports the largest feature difference between the two paths.
 
-CLI: `python -m gan_lib.bench features [--num N] [--device D]` -> `results/bench/features_<host>[_cuda].json`.
-More subcommands register in `_parser()` with their own `_cmd_*` function.
+`train`: training images/s per variant in the plain reference mode (eager fp32, NCHW) and the optimized mode
+(channels_last; bf16 autocast on CUDA), side by side in one run, with FLOPs per step and the GFLOP/s reached.
+`kernels`: GFLOP/s of the CPU's 3x3 conv kernels at the laptop shapes and of a large matmul, the ceilings that
+bound any CPU training speedup.
+
+CLI: `python -m gan_lib.bench {features,train,kernels} ...` -> `results/bench/<kind>_<host>[_cuda].json`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
+from torch.utils.flop_counter import FlopCounterMode
 
 from gan_lib.files import write_json
 from gan_lib.errors import UserError, cli_errors
@@ -146,6 +151,25 @@ def _random_source(cfg, n_classes: int, folder: Path) -> str:
     return str(folder)
 
 
+def matmul_gflops(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
+    """GFLOP/s of an n x n fp32 matmul (TF32 off): what the device's dense kernels reach at best."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        for _ in range(3):
+            a @ b
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        sync()
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+    return 2 * n**3 * repeats / (time.perf_counter() - t0) / 1e9
+
+
 def _time_steps(cfg, images: np.ndarray, steps: int, warmup: int) -> dict[str, float]:
     """Seconds per training step (median of `steps` after `warmup`) and peak memory."""
     from gan_lib.training import init_state, train_step
@@ -165,7 +189,11 @@ def _time_steps(cfg, images: np.ndarray, steps: int, warmup: int) -> dict[str, f
         sync()
         times.append(time.perf_counter() - t0)
     seconds = float(np.median(times))
-    out = {"step_seconds": round(seconds, 5), "images_per_s": round(cfg.opt_batch_size / seconds, 2)}
+    with FlopCounterMode(display=False) as counter:  # one more step, untimed: FLOPs of convs and matmuls
+        train_step(state)
+    gflop = counter.get_total_flops() / 1e9
+    out = {"step_seconds": round(seconds, 5), "images_per_s": round(cfg.opt_batch_size / seconds, 2),
+           "gflop_per_step": round(gflop, 2), "achieved_gflop_per_s": round(gflop / seconds, 1)}
     if cuda:
         out["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
     return out
@@ -195,9 +223,50 @@ def _cmd_train(args: argparse.Namespace) -> None:
             log.info("%s", row)
             results.append(row)
     result = {"benchmark": "train", "optimized_flags": optimized, "steps": args.steps, "warmup": args.warmup,
-              "rows": results, "machine": machine_info(device), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+              "rows": results, "machine": machine_info(device), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              # the ceiling for a compute-bound step: a large fp32 matmul on the same device and threads
+              "matmul_fp32_gflop_per_s": round(matmul_gflops(device), 1)}
     path = write_json(args.out or bench_path(f"train_{args.preset}", device), result)
     print(json.dumps([{k: r[k] for k in ("variant", "batch", "speedup")} for r in results]))
+    print(f"wrote {path}")
+
+
+def _conv_rates(n: int, ch: int, size: int, memory_format: torch.memory_format, repeats: int) -> dict[str, float]:
+    """GFLOP/s of a 3x3 conv's forward, input gradient and weight gradient at one shape and memory format."""
+    x = torch.randn(n, ch, size, size).contiguous(memory_format=memory_format)
+    w = torch.randn(ch, ch, 3, 3).contiguous(memory_format=memory_format)
+    grad = torch.nn.functional.conv2d(x, w, padding=1)
+    backward = torch.ops.aten.convolution_backward
+
+    def timed(fn) -> float:
+        for _ in range(2):
+            fn()
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        return 2 * n * ch * ch * 9 * size * size * repeats / (time.perf_counter() - t0) / 1e9
+
+    return {
+        "forward": timed(lambda: torch.nn.functional.conv2d(x, w, padding=1)),
+        "grad_input": timed(lambda: backward(grad, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
+                                             [True, False, False])),
+        "grad_weight": timed(lambda: backward(grad, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
+                                              [False, True, False])),
+    }
+
+
+def _cmd_kernels(args: argparse.Namespace) -> None:
+    """CPU kernel ceilings at the laptop preset's conv shapes: what any training-step optimization is bounded by."""
+    rows = []
+    for n, size in ((32, 32), (32, 16), (16, 8)):  # D's real+fake batch at 32 and 16 px, G's batch at 8 px
+        for name, fmt in (("nchw", torch.contiguous_format), ("channels_last", torch.channels_last)):
+            rates = _conv_rates(n, args.channels, size, fmt, args.repeats)
+            rows.append({"batch": n, "channels": args.channels, "size": size, "memory_format": name,
+                         **{f"{k}_gflop_per_s": round(v, 1) for k, v in rates.items()}})
+            log.info("%s", rows[-1])
+    result = {"benchmark": "kernels", "rows": rows, "matmul_fp32_gflop_per_s": round(matmul_gflops(
+              torch.device("cpu")), 1), "machine": machine_info("cpu"), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    path = write_json(args.out or bench_path("kernels"), result)
     print(f"wrote {path}")
 
 
@@ -222,6 +291,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     t.add_argument("--out", default=None, help="JSON path (default results/bench/train_<preset>_<host>.json)")
     t.set_defaults(run=_cmd_train)
+    k = sub.add_parser("kernels", help="CPU conv forward / gradient GFLOP/s at the laptop shapes, and a matmul")
+    k.add_argument("--channels", type=int, default=128, help="conv width (laptop preset: 4 x 32)")
+    k.add_argument("--repeats", type=int, default=10)
+    k.add_argument("--out", default=None, help="JSON path (default results/bench/kernels_<host>.json)")
+    k.set_defaults(run=_cmd_kernels)
     return p
 
 

@@ -11,6 +11,7 @@ matplotlib.use("Agg") if not matplotlib.get_backend().lower().startswith(("modul
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from scipy import stats  # noqa: E402
 from PIL import Image  # noqa: E402
 
 VARIANT_ORDER = ["scratch", "tl", "tl+da", "tl+da+cr"]
@@ -53,6 +54,34 @@ def format_summary(table: pd.DataFrame) -> pd.DataFrame:
         "KID x 1000": [pm(m * 1000, s * 1000, 1) for m, s in zip(table.kid_mean, table.kid_std)],
         "seeds (n)": table.n, "train min": table.train_minutes.round(1), "FID samples": table.samples,
     }, index=table.index)
+
+
+def paired_gaps(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Final FID of each variant minus `baseline`'s on the same dataset and seed (seeds pair the runs: same
+    evaluation latents), as mean, standard deviation and n over seeds; negative = better than the baseline.
+    `ci95` is the half-width of the paired t interval; `resolved` is True where that interval excludes 0."""
+    final = final_rows(df).pivot_table(index=["dataset", "train_seed"], columns="variant", values="fid")
+    if baseline not in final:
+        return pd.DataFrame()
+    gaps = final.drop(columns=baseline).sub(final[baseline], axis=0).stack().rename("gap").reset_index()
+    table = gaps.groupby(["dataset", "variant"]).gap.agg(gap_mean="mean", gap_std="std", n="count")
+    table["ci95"] = stats.t.ppf(0.975, table.n - 1) * table.gap_std / table.n ** 0.5
+    table["resolved"] = table.gap_mean.abs() > table.ci95  # False while n < 2 (no interval)
+    order = [v for v in VARIANT_ORDER if v in table.index.get_level_values("variant")]
+    return table.reindex(order, level="variant").round(1)
+
+
+def study_wall_times(results_root: Path, study: str) -> pd.DataFrame:
+    """Each invocation of `python -m gan_lib.study` recorded in `results/studies/<study>.json`."""
+    path = Path(results_root) / "studies" / f"{study}.json"
+    if not path.exists():
+        return pd.DataFrame()
+    runs = pd.read_json(path)
+    return pd.DataFrame({"started": runs.started, "wall minutes": (runs.wall_seconds / 60).round(1),
+                         "runs trained": runs.ran.map(len), "runs skipped": runs.skipped.map(len),
+                         "host": runs.machine.map(lambda m: m.get("host")),
+                         "cpus": runs.machine.map(lambda m: m.get("cpu_count")),
+                         "gpu": runs.machine.map(lambda m: m.get("gpu"))})
 
 
 def failed_runs(df: pd.DataFrame) -> pd.DataFrame:

@@ -144,3 +144,18 @@ def test_interrupted_study_finishes_on_rerun_without_duplicates(tmp_path):
     assert (train.groupby("run_id").step.max() == 4).all()
     assert (tmp_path / "results/report.html").exists()
     assert (tmp_path / "executed/interrupt/fluent-faces_scratch_seed1.ipynb").exists()
+
+
+def test_paired_gaps_pair_runs_by_seed_and_say_which_gaps_exceed_the_spread(tmp_path):
+    from gan_lib import report
+
+    root = tmp_path / "results"
+    finals = {"scratch": [300, 320, 310], "tl": [200, 205, 195], "tl+da": [201, 210, 190]}
+    for variant, fids in finals.items():
+        for seed, fid in enumerate(fids):
+            rows = fake_rows("gaps", "fluent-faces", variant, seed, [400, fid])
+            write_rows(rows, run_path("gaps", rows[0]["run_id"], root))
+    gaps = report.paired_gaps(read_results(root, "gaps"), "tl").loc["fluent-faces"]
+    assert gaps.loc["scratch", "gap_mean"] == 110.0 and gaps.loc["scratch", "n"] == 3
+    assert gaps.loc["scratch", "resolved"]  # +100, +115, +115: far outside the spread
+    assert gaps.loc["tl+da", "gap_mean"] == 0.3 and not gaps.loc["tl+da", "resolved"]  # +1, +5, -5

@@ -94,6 +94,41 @@ def test_same_seed_same_weights_other_seed_differs(tmp_path, tiny_set):
     assert torch.equal(g["a"], g["b"]) and not torch.equal(g["a"], g["c"])
 
 
+def _weights_after(cfg, tiny_set, steps):
+    from gan_lib.training import train_step
+
+    s = init_state(cfg, tiny_set.images, tiny_set.labels, 1)
+    for _ in range(steps):
+        train_step(s)
+    return flat_weights(s.sampler.state_dict()), flat_weights(s.D.state_dict())
+
+
+def assert_equivalent(ref, fast, cfg, steps, bulk_tol):
+    """99% of weights agree to `bulk_tol`; none differs by more than Adam can move a weight in `steps` steps
+    (a gradient near zero may flip sign under a different summation order, and Adam's update is ~lr either way)."""
+    limit = 2 * steps * max(cfg.opt_g_lr, cfg.opt_d_lr, cfg.miner_lr)
+    for a, b in zip(ref, fast):
+        diff = (a - b).abs()
+        assert torch.quantile(diff, 0.99) <= bulk_tol, torch.quantile(diff, 0.99)
+        assert diff.max() <= limit, (diff.max(), limit)
+
+
+@pytest.mark.parametrize("variant", ["scratch", "tl+da+cr"])
+def test_channels_last_trains_like_the_reference_mode(variant, source_run, tiny_set):
+    cfg = smoke(variant, source_run)
+    ref = _weights_after(cfg, tiny_set, 4)
+    fast = _weights_after(cfg.replace(train_channels_last=True), tiny_set, 4)
+    assert_equivalent(ref, fast, cfg, 4, bulk_tol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_bf16_trains_close_to_fp32_on_cuda(source_run, tiny_set):
+    cfg = smoke("tl+da+cr", source_run, train_device="cuda")
+    ref = _weights_after(cfg, tiny_set, 4)
+    fast = _weights_after(cfg.replace(train_bf16=True, train_channels_last=True), tiny_set, 4)
+    assert_equivalent(ref, fast, cfg, 4, bulk_tol=1e-3)
+
+
 def test_load_sampler_returns_ema_generator_behind_the_miner(source_run, tmp_path, tiny_set):
     train(smoke("tl", source_run), tmp_path, dataset=tiny_set, progress=False)
     cfg, sampler = load_sampler(tmp_path)

@@ -192,6 +192,16 @@ table = report.format_summary(summary) if not summary.empty else pd.DataFrame()
 table.to_csv(root / "summary.csv") if not table.empty else None
 table
 """),
+    md("## Are the gaps larger than the seed-to-seed spread?\n\nFinal FID of each variant minus the baseline's, "
+       "paired by seed (same evaluation latents); negative = better than the baseline. `ci95`: half-width of the "
+       "paired t interval; `resolved`: the interval excludes zero."),
+    code("""
+for baseline in ("scratch", "tl"):
+    display(Markdown(f"**against `{baseline}`**"), report.paired_gaps(df, baseline))
+"""),
+    md("## Wall time of the study\n\nEach `python -m gan_lib.study` invocation (`make study` is one), as "
+       "recorded in `results/studies/`; reruns skip finished runs."),
+    code("report.study_wall_times(root, study) if study else None"),
     md("## Efficiency: FID against images seen and against training time"),
     code("""
 report.save(report.fid_curves(df, "images_seen"), figures / "fid_vs_images.png")
@@ -335,6 +345,8 @@ load()
 
 def write(name: str, cells) -> None:
     nb = new_notebook(cells=cells)
+    for i, cell in enumerate(nb.cells):  # stable ids: regenerating an unchanged notebook changes nothing
+        cell.id = f"{Path(name).stem[:12]}-{i:02d}"
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.write(nb, NOTEBOOKS / name)
