@@ -38,7 +38,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     table = final.groupby(["dataset", "variant"]).agg(
         n=("fid", "size"), fid_mean=("fid", "mean"), fid_std=("fid", "std"), kid_mean=("kid", "mean"),
-        kid_std=("kid", "std"), train_minutes=("train_seconds", lambda s: s.mean() / 60),
+        kid_std=("kid", "std"), train_minutes=("train_seconds", lambda s: s.median() / 60),
         samples=("num_samples", "first"))
     order = [v for v in VARIANT_ORDER if v in table.index.get_level_values("variant")]
     return table.reindex(order, level="variant")
@@ -52,7 +52,7 @@ def format_summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "FID": [pm(m, s, 1) for m, s in zip(table.fid_mean, table.fid_std)],
         "KID x 1000": [pm(m * 1000, s * 1000, 1) for m, s in zip(table.kid_mean, table.kid_std)],
-        "seeds (n)": table.n, "train min": table.train_minutes.round(1), "FID samples": table.samples,
+        "seeds (n)": table.n, "train min (median)": table.train_minutes.round(1), "FID samples": table.samples,
     }, index=table.index)
 
 

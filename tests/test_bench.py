@@ -9,7 +9,7 @@ from gan_lib import bench
 
 def test_train_bench_times_reference_and_optimized_side_by_side(tmp_path):
     out = tmp_path / "train.json"
-    bench.main(["train", "--preset", "smoke", "--variants", "scratch", "tl+da+cr", "--steps", "1", "--warmup", "0", "--batch", "4",
+    bench.main(["train", "--preset", "smoke", "--variants", "scratch", "tl+da+cr", "--steps", "1", "--warmup", "0", "--rounds", "1", "--batch", "4",
                 "--device", "cpu", "--out", str(out)])
     result = json.loads(out.read_text())
     assert [r["variant"] for r in result["rows"]] == ["scratch", "tl+da+cr"]
