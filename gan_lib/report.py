@@ -64,6 +64,8 @@ def paired_gaps(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
     if baseline not in final:
         return pd.DataFrame()
     gaps = final.drop(columns=baseline).sub(final[baseline], axis=0).stack().rename("gap").reset_index()
+    if gaps.empty:  # only the baseline was run
+        return pd.DataFrame()
     table = gaps.groupby(["dataset", "variant"]).gap.agg(gap_mean="mean", gap_std="std", n="count")
     table["ci95"] = stats.t.ppf(0.975, table.n - 1) * table.gap_std / table.n ** 0.5
     table["resolved"] = table.gap_mean.abs() > table.ci95  # False while n < 2 (no interval)
@@ -90,14 +92,17 @@ def failed_runs(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def fid_curves(df: pd.DataFrame, x: str = "images_seen") -> plt.Figure:
-    """FID against `x` (images_seen or train_seconds), one panel per dataset, mean and spread over seeds."""
+    """FID against `x`, one panel per dataset: mean and spread over seeds against images_seen (the same for
+    every seed); one line per seed against train_seconds (which differ by seed, and by machine load)."""
     rows = train_rows(df)
     datasets = sorted(rows.dataset.unique())
     fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5.5 * max(1, len(datasets)), 4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         sub = rows[rows.dataset == dataset]
         hue_order = [v for v in VARIANT_ORDER if v in set(sub.variant)]
-        sns.lineplot(sub, x=x, y="fid", hue="variant", hue_order=hue_order, errorbar="sd", marker="o", ax=ax)
+        per_seed = {} if x == "images_seen" else {"units": "train_seed", "estimator": None}
+        sns.lineplot(sub, x=x, y="fid", hue="variant", hue_order=hue_order, errorbar="sd", marker="o", ax=ax,
+                     **per_seed)
         ax.set_title(dataset)
         ax.set_xlabel({"images_seen": "real images shown to D", "train_seconds": "training seconds"}.get(x, x))
         ax.set_ylabel("FID (lower is better)")

@@ -159,3 +159,5 @@ def test_paired_gaps_pair_runs_by_seed_and_say_which_gaps_exceed_the_spread(tmp_
     assert gaps.loc["scratch", "gap_mean"] == 110.0 and gaps.loc["scratch", "n"] == 3
     assert gaps.loc["scratch", "resolved"]  # +100, +115, +115: far outside the spread
     assert gaps.loc["tl+da", "gap_mean"] == 0.3 and not gaps.loc["tl+da", "resolved"]  # +1, +5, -5
+    only_baseline = read_results(root, "gaps").query("variant == 'tl'")
+    assert report.paired_gaps(only_baseline, "tl").empty and report.paired_gaps(only_baseline, "scratch").empty
