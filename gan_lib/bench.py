@@ -171,7 +171,7 @@ def matmul_gflops(device: torch.device, n: int = 2048, repeats: int = 10) -> flo
 
 
 def _time_steps(cfg, images: np.ndarray, steps: int, warmup: int) -> dict[str, float]:
-    """Seconds per training step (median of `steps` after `warmup`) and peak memory."""
+    """Seconds per training step (median of `steps` after `warmup`), peak memory, and sampling images/s."""
     from gan_lib.training import init_state, train_step
 
     state = init_state(cfg, images, np.zeros(len(images), np.int64), 1)
@@ -196,7 +196,23 @@ def _time_steps(cfg, images: np.ndarray, steps: int, warmup: int) -> dict[str, f
            "gflop_per_step": round(gflop, 2), "achieved_gflop_per_s": round(gflop / seconds, 1)}
     if cuda:
         out["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
+    out["sampling_images_per_s"] = _sampling_rate(state)
     return out
+
+
+def _sampling_rate(state, batches: int = 4) -> float:
+    """Images/s of the evaluation generator (EMA, eval mode) at the evaluation batch size, as FID sampling runs it."""
+    from gan_lib.metrics import generate_images
+    from gan_lib.training import eval_sampler
+
+    sampler, batch = eval_sampler(state), state.cfg.eval_batch_size
+    sampler.eval()
+    kwargs = {"dim_z": sampler.dim_z, "n_classes": sampler.n_classes, "seed": 0, "batch_size": batch,
+              "device": state.device}
+    generate_images(sampler, num=batch, **kwargs)  # warm-up; each call ends with a copy to the host (a sync)
+    t0 = time.perf_counter()
+    generate_images(sampler, num=batches * batch, **kwargs)
+    return round(batches * batch / (time.perf_counter() - t0), 1)
 
 
 def _cmd_train(args: argparse.Namespace) -> None:

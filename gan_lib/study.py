@@ -34,7 +34,7 @@ PARAM_FIELDS = {
     "resolution": "data_resolution",
     "steps": "opt_steps", "pretrained": "transfer_source", "data_seed": "data_seed",
     "data_count": "data_count", "eval_every": "eval_every", "eval_num_samples": "eval_num_samples",
-    "device": "train_device",
+    "device": "train_device", "channels_last": "train_channels_last", "bf16": "train_bf16",
 }
 # Parameters that say where things go or what extra analysis to run, not how to train.
 RUN_PARAMS = ("study", "run_id", "runs_root", "results_root", "truncations", "memorization")
@@ -64,6 +64,8 @@ class RunSpec:
     preset: str
     steps: int | None = None
     pretrained: str | None = None
+    channels_last: bool | None = None
+    bf16: bool | None = None
 
     @property
     def run_id(self) -> str:
@@ -72,6 +74,7 @@ class RunSpec:
     def params(self, runs_root: Path, results_root: Path) -> dict[str, Any]:
         return {"dataset": self.dataset, "variant": self.variant, "preset": self.preset, "seed": self.seed,
                 "steps": self.steps, "pretrained": self.pretrained or "", "study": self.study,
+                "channels_last": self.channels_last, "bf16": self.bf16,
                 "run_id": self.run_id, "runs_root": str(runs_root), "results_root": str(results_root)}
 
 
@@ -203,13 +206,14 @@ def _gpu_count() -> int:
 
 
 def grid(study: str, preset: str, datasets: list[str], variants: list[str], seeds: list[int],
-         steps: int | None = None, pretrained: str | None = None) -> list[RunSpec]:
+         steps: int | None = None, pretrained: str | None = None, channels_last: bool | None = None,
+         bf16: bool | None = None) -> list[RunSpec]:
     for v in variants:
         if v not in VARIANTS:
             raise UserError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    return [RunSpec(study, d, v, s, preset, steps, pretrained if v != "scratch" else None)
+    return [RunSpec(study, d, v, s, preset, steps, pretrained if v != "scratch" else None, channels_last, bf16)
             for d in datasets for s in seeds for v in variants]
 
 
@@ -245,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--steps", type=int, help="override the preset's number of steps")
     parser.add_argument("--pretrained", help="transfer source for the tl variants (default: the preset's)")
+    parser.add_argument("--channels-last", action="store_true", default=None,
+                        help="train in channels-last memory format (faster; off in the committed study)")
+    parser.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast (CUDA only)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (one per GPU where there are GPUs)")
     parser.add_argument("--runs-root", default=str(REPO_ROOT / "runs"), help="checkpoints (not in git)")
     parser.add_argument("--results-root", default=None, help="default: results/")
@@ -258,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     study = args.study or args.preset
-    specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained)
+    specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained,
+                 args.channels_last, args.bf16)
     results_root = Path(args.results_root) if args.results_root else results_dir()
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
     outcomes = run_study(specs, jobs=args.jobs, runs_root=Path(args.runs_root), results_root=results_root,

@@ -16,6 +16,7 @@ def test_train_bench_times_reference_and_optimized_side_by_side(tmp_path):
     for row in result["rows"]:
         for mode in ("reference", "optimized"):
             assert row[mode]["step_seconds"] > 0 and row[mode]["gflop_per_step"] > 0
+            assert row[mode]["sampling_images_per_s"] > 0
         assert row["speedup"] == round(row["reference"]["step_seconds"] / row["optimized"]["step_seconds"], 3)
     # CR adds a third D pass on the real batch: more FLOPs per step than scratch
     assert result["rows"][1]["reference"]["gflop_per_step"] > result["rows"][0]["reference"]["gflop_per_step"]

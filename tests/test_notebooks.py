@@ -46,6 +46,17 @@ def test_train_notebook_parameters_map_to_config_fields():
     assert set(PARAM_FIELDS.values()) <= CONFIG_FIELDS
 
 
+def test_study_flags_reach_the_run_config(tmp_path):
+    from gan_lib.study import grid
+
+    spec, = grid("s", "smoke", ["fluent-faces"], ["scratch"], [0], channels_last=True)
+    params = {k: v for k, v in spec.params(tmp_path, tmp_path).items() if k not in RUN_PARAMS}
+    assert config_from_params(**params).train_channels_last
+    default, = grid("s", "smoke", ["fluent-faces"], ["scratch"], [0])
+    params = {k: v for k, v in default.params(tmp_path, tmp_path).items() if k not in RUN_PARAMS}
+    assert not config_from_params(**params).train_channels_last
+
+
 def test_pretrain_notebook_parameters_map_to_config_fields():
     params = set(parameters("pretrain_source.ipynb"))
     assert params == set(PRETRAIN_FIELDS) | PRETRAIN_EXTRA

@@ -62,6 +62,8 @@ data_count = None  # None: all images of the dataset
 eval_every = None  # steps between FID evaluations; None: the preset's
 eval_num_samples = None  # generated images per FID; None: the preset's
 device = None  # auto | cpu | cuda; None: the preset's
+channels_last = None  # True: channels-last memory format (faster, equivalent within tests' tolerance)
+bf16 = None  # True: bfloat16 autocast (CUDA only)
 study = "manual"  # results/runs/<study>/
 run_id = ""  # "": <dataset>_<variant>_seed<seed>
 runs_root = "runs"  # checkpoints (not in git)
@@ -72,7 +74,8 @@ memorization = True  # nearest training image of 64 samples
     code("""
 cfg = config_from_params(dataset=dataset, variant=variant, preset=preset, seed=seed, resolution=resolution,
                          steps=steps, pretrained=pretrained, data_seed=data_seed, data_count=data_count,
-                         eval_every=eval_every, eval_num_samples=eval_num_samples, device=device)
+                         eval_every=eval_every, eval_num_samples=eval_num_samples, device=device,
+                         channels_last=channels_last, bf16=bf16)
 run_id = run_id or run_id_for(dataset, variant, seed)
 run_dir = REPO_ROOT / runs_root / study / run_id  # relative locations are relative to the repository
 results_root = REPO_ROOT / results_root
