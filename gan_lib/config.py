@@ -78,6 +78,7 @@ class Config:
     train_threads: int = 0  # CPU threads for torch; 0 = leave torch's default
     train_channels_last: bool = False  # NHWC memory format for models and data (faster convolutions on most CPUs)
     train_bf16: bool = False  # bfloat16 autocast of G and D forward passes (CUDA only; SN and losses stay fp32)
+    train_compile: bool = False  # torch.compile of G and D (inductor): the first steps compile, later ones are faster
 
     # Evaluation (clean-fid FID/KID against the full training dataset).
     eval_every: int = 500  # steps; the final step is always evaluated

@@ -35,6 +35,7 @@ PARAM_FIELDS = {
     "steps": "opt_steps", "pretrained": "transfer_source", "data_seed": "data_seed",
     "data_count": "data_count", "eval_every": "eval_every", "eval_num_samples": "eval_num_samples",
     "device": "train_device", "channels_last": "train_channels_last", "bf16": "train_bf16",
+    "torch_compile": "train_compile",
 }
 # Parameters that say where things go or what extra analysis to run, not how to train.
 RUN_PARAMS = ("study", "run_id", "runs_root", "results_root", "truncations", "memorization")
@@ -66,6 +67,7 @@ class RunSpec:
     pretrained: str | None = None
     channels_last: bool | None = None
     bf16: bool | None = None
+    torch_compile: bool | None = None
 
     @property
     def run_id(self) -> str:
@@ -74,7 +76,7 @@ class RunSpec:
     def params(self, runs_root: Path, results_root: Path) -> dict[str, Any]:
         return {"dataset": self.dataset, "variant": self.variant, "preset": self.preset, "seed": self.seed,
                 "steps": self.steps, "pretrained": self.pretrained or "", "study": self.study,
-                "channels_last": self.channels_last, "bf16": self.bf16,
+                "channels_last": self.channels_last, "bf16": self.bf16, "torch_compile": self.torch_compile,
                 "run_id": self.run_id, "runs_root": str(runs_root), "results_root": str(results_root)}
 
 
@@ -207,13 +209,14 @@ def _gpu_count() -> int:
 
 def grid(study: str, preset: str, datasets: list[str], variants: list[str], seeds: list[int],
          steps: int | None = None, pretrained: str | None = None, channels_last: bool | None = None,
-         bf16: bool | None = None) -> list[RunSpec]:
+         bf16: bool | None = None, torch_compile: bool | None = None) -> list[RunSpec]:
     for v in variants:
         if v not in VARIANTS:
             raise UserError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    return [RunSpec(study, d, v, s, preset, steps, pretrained if v != "scratch" else None, channels_last, bf16)
+    return [RunSpec(study, d, v, s, preset, steps, pretrained if v != "scratch" else None, channels_last, bf16,
+                    torch_compile)
             for d in datasets for s in seeds for v in variants]
 
 
@@ -252,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--channels-last", action="store_true", default=None,
                         help="train in channels-last memory format (faster; off in the committed study)")
     parser.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast (CUDA only)")
+    parser.add_argument("--compile", action="store_true", default=None, dest="torch_compile",
+                        help="torch.compile G and D (pays off on GPUs; the first steps compile)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (one per GPU where there are GPUs)")
     parser.add_argument("--runs-root", default=str(REPO_ROOT / "runs"), help="checkpoints (not in git)")
     parser.add_argument("--results-root", default=None, help="default: results/")
@@ -266,7 +271,7 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     study = args.study or args.preset
     specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained,
-                 args.channels_last, args.bf16)
+                 args.channels_last, args.bf16, args.torch_compile)
     results_root = Path(args.results_root) if args.results_root else results_dir()
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
     outcomes = run_study(specs, jobs=args.jobs, runs_root=Path(args.runs_root), results_root=results_root,
@@ -274,7 +279,8 @@ def _run(args: argparse.Namespace) -> int:
     record_invocation(results_root, study, started, time.perf_counter() - t0, outcomes, args.jobs)
     failed = {k: v for k, v in outcomes.items() if v not in ("ok", "skipped (finished)")}
     print(f"study {study}: {len(outcomes) - len(failed)} runs done, {len(failed)} failed, "
-          f"{time.perf_counter() - t0:.0f} s; report: {results_root / 'report.html'}")
+          f"{time.perf_counter() - t0:.0f} s; report: "
+          f"{'not rendered (--no-report)' if args.no_report else results_root / 'report.html'}")
     for run_id, message in failed.items():
         print(f"  FAILED {run_id}: {message}")
     return 1 if failed else 0

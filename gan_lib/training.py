@@ -196,6 +196,9 @@ def init_state(cfg: Config, images: np.ndarray, labels: np.ndarray, n_classes: i
     memory_format = torch.channels_last if cfg.train_channels_last else torch.contiguous_format
     sampler, d = sampler.to(device, memory_format=memory_format), d.to(device, memory_format=memory_format)
     ema = copy.deepcopy(sampler).eval().requires_grad_(False)
+    if cfg.train_compile:  # in place: parameter names, so checkpoints, stay as they are
+        sampler.compile()
+        d.compile()
     betas = (cfg.opt_beta1, cfg.opt_beta2)
     opt_g = torch.optim.Adam(sampler.generator.parameters(), cfg.opt_g_lr, betas, cfg.opt_adam_eps)
     opt_d = torch.optim.Adam(d.parameters(), cfg.opt_d_lr, betas, cfg.opt_adam_eps)

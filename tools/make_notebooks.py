@@ -64,6 +64,7 @@ eval_num_samples = None  # generated images per FID; None: the preset's
 device = None  # auto | cpu | cuda; None: the preset's
 channels_last = None  # True: channels-last memory format (faster, equivalent within tests' tolerance)
 bf16 = None  # True: bfloat16 autocast (CUDA only)
+torch_compile = None  # True: torch.compile of G and D (faster on GPUs after the first steps)
 study = "manual"  # results/runs/<study>/
 run_id = ""  # "": <dataset>_<variant>_seed<seed>
 runs_root = "runs"  # checkpoints (not in git)
@@ -75,7 +76,7 @@ memorization = True  # nearest training image of 64 samples
 cfg = config_from_params(dataset=dataset, variant=variant, preset=preset, seed=seed, resolution=resolution,
                          steps=steps, pretrained=pretrained, data_seed=data_seed, data_count=data_count,
                          eval_every=eval_every, eval_num_samples=eval_num_samples, device=device,
-                         channels_last=channels_last, bf16=bf16)
+                         channels_last=channels_last, bf16=bf16, torch_compile=torch_compile)
 run_id = run_id or run_id_for(dataset, variant, seed)
 run_dir = REPO_ROOT / runs_root / study / run_id  # relative locations are relative to the repository
 results_root = REPO_ROOT / results_root
