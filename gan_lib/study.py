@@ -65,19 +65,23 @@ class RunSpec:
     preset: str
     steps: int | None = None
     pretrained: str | None = None
-    channels_last: bool | None = None
-    bf16: bool | None = None
-    torch_compile: bool | None = None
+    options: tuple[tuple[str, Any], ...] = ()  # other notebook parameters (in PARAM_FIELDS), e.g. channels_last
 
     @property
     def run_id(self) -> str:
         return run_id_for(self.dataset, self.variant, self.seed)
 
-    def params(self, runs_root: Path, results_root: Path) -> dict[str, Any]:
+    def train_params(self) -> dict[str, Any]:
+        """The notebook parameters that decide how the run trains (the keys of PARAM_FIELDS)."""
         return {"dataset": self.dataset, "variant": self.variant, "preset": self.preset, "seed": self.seed,
-                "steps": self.steps, "pretrained": self.pretrained or "", "study": self.study,
-                "channels_last": self.channels_last, "bf16": self.bf16, "torch_compile": self.torch_compile,
-                "run_id": self.run_id, "runs_root": str(runs_root), "results_root": str(results_root)}
+                "steps": self.steps, "pretrained": self.pretrained or "", **dict(self.options)}
+
+    def config(self) -> Config:
+        return config_from_params(**self.train_params())
+
+    def params(self, runs_root: Path, results_root: Path) -> dict[str, Any]:
+        return {**self.train_params(), "study": self.study, "run_id": self.run_id, "runs_root": str(runs_root),
+                "results_root": str(results_root)}
 
 
 def run_state(spec: RunSpec, results_root: Path) -> str:
@@ -132,8 +136,7 @@ def record_failed_run(spec: RunSpec, message: str, runs_root: Path, results_root
     if status["status"] == "failed" and status["message"] and status["message"] not in message:
         message = f"{status['message']} ({message})"
     try:
-        cfg = config_from_params(dataset=spec.dataset, variant=spec.variant, preset=spec.preset, seed=spec.seed,
-                                 steps=spec.steps, pretrained=spec.pretrained)
+        cfg = spec.config()
         saved = load_latest(run_dir) if run_dir.exists() else None
         evaluations = saved["rows"] if saved else []
         rows = make_rows(cfg, evaluations, run_id=spec.run_id, study=spec.study, device="unknown",
@@ -208,15 +211,18 @@ def _gpu_count() -> int:
 
 
 def grid(study: str, preset: str, datasets: list[str], variants: list[str], seeds: list[int],
-         steps: int | None = None, pretrained: str | None = None, channels_last: bool | None = None,
-         bf16: bool | None = None, torch_compile: bool | None = None) -> list[RunSpec]:
+         steps: int | None = None, pretrained: str | None = None,
+         options: dict[str, Any] | None = None) -> list[RunSpec]:
     for v in variants:
         if v not in VARIANTS:
             raise UserError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    return [RunSpec(study, d, v, s, preset, steps, pretrained if v != "scratch" else None, channels_last, bf16,
-                    torch_compile)
+    unknown = sorted(set(options or {}) - set(PARAM_FIELDS))
+    if unknown:
+        raise UserError(f"unknown run option(s) {', '.join(unknown)}; known: {', '.join(PARAM_FIELDS)}")
+    return [RunSpec(study, d, v, s, preset, steps, pretrained if v != "scratch" else None,
+                    tuple(sorted((options or {}).items())))
             for d in datasets for s in seeds for v in variants]
 
 
@@ -252,10 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--steps", type=int, help="override the preset's number of steps")
     parser.add_argument("--pretrained", help="transfer source for the tl variants (default: the preset's)")
-    parser.add_argument("--channels-last", action="store_true", default=None,
+    parser.add_argument("--channels-last", action="store_true",
                         help="train in channels-last memory format (faster; off in the committed study)")
-    parser.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast (CUDA only)")
-    parser.add_argument("--compile", action="store_true", default=None, dest="torch_compile",
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA only)")
+    parser.add_argument("--compile", action="store_true", dest="torch_compile",
                         help="torch.compile G and D (pays off on GPUs; the first steps compile)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (one per GPU where there are GPUs)")
     parser.add_argument("--runs-root", default=str(REPO_ROOT / "runs"), help="checkpoints (not in git)")
@@ -270,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     study = args.study or args.preset
-    specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained,
-                 args.channels_last, args.bf16, args.torch_compile)
+    options = {k: True for k in ("channels_last", "bf16", "torch_compile") if getattr(args, k)}
+    specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained, options)
     results_root = Path(args.results_root) if args.results_root else results_dir()
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
     outcomes = run_study(specs, jobs=args.jobs, runs_root=Path(args.runs_root), results_root=results_root,

@@ -49,13 +49,13 @@ def test_train_notebook_parameters_map_to_config_fields():
 def test_study_flags_reach_the_run_config(tmp_path):
     from gan_lib.study import grid
 
-    spec, = grid("s", "smoke", ["fluent-faces"], ["scratch"], [0], channels_last=True, torch_compile=True)
+    spec, = grid("s", "smoke", ["fluent-faces"], ["scratch"], [0], options={"channels_last": True,
+                                                                          "torch_compile": True})
     params = {k: v for k, v in spec.params(tmp_path, tmp_path).items() if k not in RUN_PARAMS}
-    cfg = config_from_params(**params)
-    assert cfg.train_channels_last and cfg.train_compile and not cfg.train_bf16
+    cfg = config_from_params(**params)  # what the notebook builds from its parameters
+    assert cfg.train_channels_last and cfg.train_compile and not cfg.train_bf16 and cfg == spec.config()
     default, = grid("s", "smoke", ["fluent-faces"], ["scratch"], [0])
-    params = {k: v for k, v in default.params(tmp_path, tmp_path).items() if k not in RUN_PARAMS}
-    assert not config_from_params(**params).train_channels_last
+    assert not default.config().train_channels_last
 
 
 def test_pretrain_notebook_parameters_map_to_config_fields():
