@@ -222,6 +222,20 @@ def load_dataset(name: str, resolution: int, prepare_missing: bool = True) -> Im
     return prepare(name, resolution)
 
 
+def dataset_size(name: str, resolution: int) -> int:
+    """Images in the dataset: the prepared set's count, else the registry's expected count. A `UserError` when
+    neither is known (a custom dataset not yet prepared)."""
+    _check_resolution(resolution)
+    spec = _spec(name)
+    manifest = cache.read_manifest(name, resolution)
+    if manifest is not None:
+        return int(manifest["count"])
+    if spec.expected_count is None:
+        raise UserError(f"the size of dataset {name!r} is not known until it is prepared: run `python -m gan_lib.data "
+                        f"prepare {name} --resolution {resolution}` first, or give the length in steps")
+    return spec.expected_count
+
+
 def _prepared(name: str) -> list[int]:
     return cache.prepared_resolutions(name, RESOLUTIONS)
 

@@ -95,6 +95,15 @@ def read(name: str, resolution: int) -> tuple[np.ndarray, np.ndarray, dict] | No
     return images, labels, manifest
 
 
+def read_manifest(name: str, resolution: int) -> dict | None:
+    """The prepared set's manifest (without loading its arrays), or None when absent or unreadable."""
+    try:
+        manifest = json.loads((folder(name, resolution) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if manifest.get("format") == MANIFEST_FORMAT and "count" in manifest else None
+
+
 def prepared_resolutions(name: str, resolutions: tuple[int, ...]) -> list[int]:
     return [r for r in resolutions if (folder(name, r) / "manifest.json").is_file()]
 

@@ -99,6 +99,7 @@ def training_curves(rows: list[dict]) -> "plt.Figure":
     """FID and the losses against training step, from a run's evaluation rows."""
     import matplotlib.pyplot as plt
 
+    rows = [r for r in rows if r.get("eval_kind", "train") == "train"]  # not the final larger-sample FID
     steps = [r["step"] for r in rows]
     fig, (ax_fid, ax_loss) = plt.subplots(1, 2, figsize=(9, 3))
     ax_fid.plot(steps, [r["fid"] for r in rows], "o-")

@@ -11,8 +11,9 @@ import torch
 
 from gan_lib import metrics, plots
 from gan_lib.config import Config
-from gan_lib.results import make_rows, run_path, write_rows
-from gan_lib.training import load_sampler, resolve_device
+from gan_lib.provenance import read_starts
+from gan_lib.results import make_rows, run_path, scalars_path, write_rows, write_scalars_table
+from gan_lib.training import SCALARS, load_sampler, resolve_device
 
 log = logging.getLogger(__name__)
 MEMORIZATION_SAMPLES = 64  # at most; never more than the evaluation sample count
@@ -53,10 +54,12 @@ def publish_run(cfg: Config, run_dir: str | Path, rows: list[dict[str, Any]], *,
         for result in metrics.truncation_sweep(sampler, truncations=truncations, **common):
             sweep.append({**rows[-1], **result, "nn_distance_ratio": None})
         summary["truncation"] = {r["truncation"]: round(r["fid"], 2) for r in sweep}
-    table = make_rows(cfg, rows, run_id=run_id, study=study, device=device_name(device),
-                      dataset_count=len(dataset))
-    table += [{**r, "eval_kind": "truncation"}
-              for r in make_rows(cfg, sweep, run_id=run_id, study=study, device=device_name(device),
-                                 dataset_count=len(dataset))]
+    common_rows = dict(run_id=run_id, study=study, device=device_name(device), dataset_count=len(dataset),
+                       starts=read_starts(run_dir))
+    table = make_rows(cfg, rows, **common_rows)
+    table += [{**r, "eval_kind": "truncation"} for r in make_rows(cfg, sweep, **common_rows)]
     summary["results"] = write_rows(table, run_path(study, run_id, results_root))
+    if (Path(run_dir) / SCALARS).exists():
+        summary["scalars"] = write_scalars_table(Path(run_dir) / SCALARS,
+                                                 scalars_path(study, run_id, results_root), run_id=run_id)
     return summary

@@ -32,7 +32,7 @@ DEFAULT_DATASETS = ("fluent-faces", "fluent-objects-1000")
 PARAM_FIELDS = {
     "dataset": "data_name", "variant": "variant", "preset": "preset", "seed": "train_seed",
     "resolution": "data_resolution",
-    "steps": "opt_steps", "pretrained": "transfer_source", "data_seed": "data_seed",
+    "steps": "opt_steps", "epochs": "opt_epochs", "pretrained": "transfer_source", "data_seed": "data_seed",
     "data_count": "data_count", "eval_every": "eval_every", "eval_num_samples": "eval_num_samples",
     "device": "train_device", "channels_last": "train_channels_last", "bf16": "train_bf16",
     "torch_compile": "train_compile",
@@ -49,7 +49,14 @@ def config_from_params(**params: Any) -> Config:
     fields = {PARAM_FIELDS[k]: v for k, v in params.items() if v is not None and k not in ("preset", "variant")}
     if fields.get("transfer_source") == "":
         del fields["transfer_source"]
-    return make_config(params.get("preset") or "laptop", params.get("variant") or "scratch", **fields)
+    if "opt_epochs" in fields and not fields["opt_epochs"] > 0:
+        raise UserError(f"epochs must be positive, got {fields['opt_epochs']}; or give the length as steps")
+    cfg = make_config(params.get("preset") or "laptop", params.get("variant") or "scratch", **fields)
+    if not cfg.opt_epochs:
+        return cfg.for_dataset_size(1) if cfg.eval_points else cfg
+    from gan_lib.data import dataset_size
+
+    return cfg.for_dataset_size(dataset_size(cfg.data_name, cfg.data_resolution))
 
 
 def run_id_for(dataset: str, variant: str, seed: int) -> str:
@@ -65,6 +72,7 @@ class RunSpec:
     preset: str
     steps: int | None = None
     pretrained: str | None = None
+    epochs: float | None = None
     options: tuple[tuple[str, Any], ...] = ()  # other notebook parameters (in PARAM_FIELDS), e.g. channels_last
 
     @property
@@ -74,7 +82,8 @@ class RunSpec:
     def train_params(self) -> dict[str, Any]:
         """The notebook parameters that decide how the run trains (the keys of PARAM_FIELDS)."""
         return {"dataset": self.dataset, "variant": self.variant, "preset": self.preset, "seed": self.seed,
-                "steps": self.steps, "pretrained": self.pretrained or "", **dict(self.options)}
+                "steps": self.steps, "epochs": self.epochs, "pretrained": self.pretrained or "",
+                **dict(self.options)}
 
     def config(self) -> Config:
         return config_from_params(**self.train_params())
@@ -128,6 +137,7 @@ def record_failed_run(spec: RunSpec, message: str, runs_root: Path, results_root
     """Write the run's rows as failed, with the step it reached and why; returns the message recorded.
     Evaluations it finished before failing are kept (marked failed)."""
     from gan_lib.checkpoint import load_latest
+    from gan_lib.provenance import read_starts
     from gan_lib.results import make_rows, run_path, write_rows
     from gan_lib.training import read_status
 
@@ -140,7 +150,7 @@ def record_failed_run(spec: RunSpec, message: str, runs_root: Path, results_root
         saved = load_latest(run_dir) if run_dir.exists() else None
         evaluations = saved["rows"] if saved else []
         rows = make_rows(cfg, evaluations, run_id=spec.run_id, study=spec.study, device="unknown",
-                         dataset_count=0, status="failed", message=message)
+                         dataset_count=0, status="failed", message=message, starts=read_starts(run_dir))
         if not evaluations:
             rows[0]["step"] = int(status["step"])
         write_rows(rows, run_path(spec.study, spec.run_id, results_root))
@@ -212,7 +222,8 @@ def _gpu_count() -> int:
 
 def grid(study: str, preset: str, datasets: list[str], variants: list[str], seeds: list[int],
          steps: int | None = None, pretrained: str | None = None,
-         options: dict[str, Any] | None = None) -> list[RunSpec]:
+         options: dict[str, Any] | None = None, epochs: float | None = None) -> list[RunSpec]:
+    """The runs of a study: every dataset x seed x variant."""
     for v in variants:
         if v not in VARIANTS:
             raise UserError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
@@ -221,9 +232,15 @@ def grid(study: str, preset: str, datasets: list[str], variants: list[str], seed
     unknown = sorted(set(options or {}) - set(PARAM_FIELDS))
     if unknown:
         raise UserError(f"unknown run option(s) {', '.join(unknown)}; known: {', '.join(PARAM_FIELDS)}")
-    return [RunSpec(study, d, v, s, preset, steps, pretrained if v != "scratch" else None,
-                    tuple(sorted((options or {}).items())))
-            for d in datasets for s in seeds for v in variants]
+    if steps is not None and epochs is not None:
+        raise UserError("give the training length as --epochs or --steps, not both")
+    specs = [RunSpec(study, d, v, s, preset, steps, pretrained if v != "scratch" else None, epochs,
+                     tuple(sorted((options or {}).items())))
+             for d in datasets for s in seeds for v in variants]
+    if epochs is not None:
+        for spec in specs:
+            spec.config()  # each dataset's size is known (else one line) before anything trains
+    return specs
 
 
 def record_invocation(results_root: Path, study: str, started: str, seconds: float, outcomes: dict[str, str],
@@ -256,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS))
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--steps", type=int, help="override the preset's number of steps")
+    parser.add_argument("--steps", type=int, help="training length in G updates (overrides the preset's)")
+    parser.add_argument("--epochs", type=float, help="training length in epochs of each run's own dataset "
+                        "(one epoch: D has seen as many real images as the dataset holds); not with --steps")
     parser.add_argument("--pretrained", help="transfer source for the tl variants (default: the preset's)")
     parser.add_argument("--channels-last", action="store_true",
                         help="train in channels-last memory format (faster; off in the committed study)")
@@ -277,7 +296,8 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     study = args.study or args.preset
     options = {k: True for k in ("channels_last", "bf16", "torch_compile") if getattr(args, k)}
-    specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained, options)
+    specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained, options,
+                 args.epochs)
     results_root = Path(args.results_root) if args.results_root else results_dir()
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
     outcomes = run_study(specs, jobs=args.jobs, runs_root=Path(args.runs_root), results_root=results_root,

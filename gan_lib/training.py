@@ -11,6 +11,7 @@ CPU for the order of the data, one on the device for latents, labels and augment
 from __future__ import annotations
 
 import copy
+import csv
 import io
 import dataclasses
 import json
@@ -33,6 +34,7 @@ from gan_lib.errors import UserError
 from gan_lib.losses import D_LOSSES, G_LOSSES, consistency
 from gan_lib.miner import Miner, Sampler
 from gan_lib.paths import REPO_ROOT
+from gan_lib.provenance import record_start
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +150,10 @@ class TrainState:
     train_seconds: float = 0.0
     elapsed_seconds: float = 0.0
     rows: list[dict[str, Any]] = field(default_factory=list)
-    running: dict[str, list[torch.Tensor]] = field(default_factory=dict)  # losses since the last evaluation
+    running: dict[str, list[torch.Tensor]] = field(default_factory=dict)  # scalars since the last evaluation
+    window: dict[str, list[torch.Tensor]] = field(default_factory=dict)  # scalars since the last log row
+    window_seconds: float = 0.0  # training seconds of the steps in `window`
+    scalars: list[dict[str, float]] = field(default_factory=list)  # one row per `log_every` steps
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -161,7 +166,8 @@ class TrainState:
             "data_gen": self.data_gen.get_state(), "noise_gen": self.noise_gen.get_state().cpu(),
             "order": self.order, "cursor": self.cursor, "step": self.step, "n_classes": self.n_classes,
             "train_seconds": self.train_seconds, "elapsed_seconds": self.elapsed_seconds, "rows": self.rows,
-            "running": self.running,
+            "running": self.running, "window": self.window, "window_seconds": self.window_seconds,
+            "scalars": self.scalars,
             "config": json.loads(self.cfg.to_json()),
         }
 
@@ -181,6 +187,9 @@ class TrainState:
         self.train_seconds, self.elapsed_seconds = state["train_seconds"], state["elapsed_seconds"]
         self.rows = list(state["rows"])
         self.running = {k: list(v) for k, v in state["running"].items()}
+        self.window = {k: list(v) for k, v in state.get("window", {}).items()}
+        self.window_seconds = state.get("window_seconds", 0.0)
+        self.scalars = list(state.get("scalars", []))
 
 
 def init_state(cfg: Config, images: np.ndarray, labels: np.ndarray, n_classes: int) -> TrainState:
@@ -255,7 +264,7 @@ def d_step(s: TrainState) -> dict[str, torch.Tensor]:
     with autocast(s):
         logits = s.D(torch.cat(inputs), torch.cat(labels)).float().split(len(real))
     loss = D_LOSSES[cfg.opt_loss](logits[0], logits[1])
-    out = {"d_loss": loss.detach()}
+    out = {"d_loss": loss.detach(), **d_diagnostics(logits[0].detach(), logits[1].detach())}
     if cfg.cr_weight:
         cr = consistency(logits[0], logits[2])
         loss = loss + cfg.cr_weight * cr
@@ -264,6 +273,14 @@ def d_step(s: TrainState) -> dict[str, torch.Tensor]:
     loss.backward()
     s.opt_d.step()
     return out
+
+
+def d_diagnostics(real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+    """D-overfitting signals from D's logits on the real and fake batch of a D step (as trained: augmented where
+    DiffAugment is on). r_t = E[sign(D(x_real))] is ADA's heuristic (Karras et al. 2020): +1 when D calls every
+    real image real. d_accuracy: the share of real logits > 0 and fake logits < 0, averaged over both batches."""
+    return {"r_t": real.sign().mean(), "d_real": real.mean(), "d_fake": fake.mean(),
+            "d_accuracy": ((real > 0).float().mean() + (fake < 0).float().mean()) / 2}
 
 
 def g_step(s: TrainState, stage: int) -> dict[str, torch.Tensor]:
@@ -309,12 +326,38 @@ def train_step(s: TrainState) -> dict[str, torch.Tensor]:
 
 
 def check_losses(s: TrainState) -> dict[str, float]:
-    """Means of the losses since the last evaluation; raises `DivergenceError` if one is not finite."""
+    """Means of the losses and diagnostics since the last evaluation; raises `DivergenceError` if one is not
+    finite."""
     means = {k: float(torch.stack(v).mean()) for k, v in s.running.items()}
     bad = [k for k, v in means.items() if not math.isfinite(v)]
     if bad:
         raise DivergenceError(f"diverged at step {s.step}: {bad[0]} is not finite")
     return means
+
+
+def log_scalars(s: TrainState) -> None:
+    """Close the current `log_every` window: one row of means (losses, D diagnostics), epochs, learning rates
+    and training images/s appended to `s.scalars`."""
+    if not s.window:
+        return
+    cfg = s.cfg
+    n_steps = len(next(iter(s.window.values())))
+    real_per_step = cfg.opt_batch_size * cfg.d_steps
+    row = {"step": s.step, "epoch": s.step * real_per_step / len(s.images),
+           **{k: float(torch.stack(v).mean()) for k, v in s.window.items()},
+           "g_lr": s.opt_g.param_groups[0]["lr"], "d_lr": s.opt_d.param_groups[0]["lr"],
+           "images_per_second": n_steps * real_per_step / s.window_seconds if s.window_seconds else float("nan")}
+    s.scalars.append(row)
+    s.window, s.window_seconds = {}, 0.0
+
+
+def write_scalars(run_dir: Path, scalars: list[dict[str, float]]) -> None:
+    """The per-step scalars as `scalars.csv` in the run folder (rewritten whole, atomically)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(dict.fromkeys(k for row in scalars for k in row)))
+    writer.writeheader()
+    writer.writerows(scalars)
+    ckpt.atomic_write_bytes(run_dir / SCALARS, out.getvalue().encode())
 
 
 def check_weights(s: TrainState) -> None:
@@ -330,7 +373,8 @@ def eval_sampler(s: TrainState) -> Sampler:
     return s.ema if s.cfg.g_ema_decay > 0 else s.sampler
 
 
-def evaluate_state(s: TrainState, dataset: Any, extractor: Any) -> dict[str, Any]:
+def evaluate_state(s: TrainState, dataset: Any, extractor: Any, num: int | None = None) -> dict[str, Any]:
+    """FID/KID of the evaluation sampler on `num` samples (default `eval_num_samples`)."""
     from gan_lib import metrics
 
     sampler = eval_sampler(s)
@@ -338,7 +382,7 @@ def evaluate_state(s: TrainState, dataset: Any, extractor: Any) -> dict[str, Any
     sampler.eval()
     try:
         result = metrics.evaluate(sampler, dim_z=sampler.dim_z, n_classes=sampler.n_classes, dataset=dataset,
-                                  num=s.cfg.eval_num_samples, seed=s.cfg.eval_seed,
+                                  num=num or s.cfg.eval_num_samples, seed=s.cfg.eval_seed,
                                   batch_size=s.cfg.eval_batch_size, device=s.device,
                                   truncation=s.cfg.eval_truncation, extractor=extractor)
         result["eval_seconds"] = result.pop("seconds")
@@ -389,6 +433,7 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
     if dataset.resolution != cfg.data_resolution:
         raise UserError(f"dataset {dataset.name} is {dataset.resolution} px but data_resolution is "
                         f"{cfg.data_resolution}")
+    cfg = cfg.for_dataset_size(len(dataset))
     prepare_run_dir(cfg, run_dir)
     saved = ckpt.load_latest(run_dir)
     exported = exported_weights(run_dir) if saved is None else None
@@ -399,6 +444,7 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
         s.load_state_dict(saved)
         log.info("resumed %s at step %d", run_dir, s.step)
     write_status(run_dir, "running", s.step)
+    record_start(run_dir, s.step)
 
     base_elapsed, t_start, start_step = s.elapsed_seconds, time.perf_counter(), s.step
     saved_step = s.step if saved is not None else -1
@@ -410,6 +456,7 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
         check_weights(s)
         s.elapsed_seconds = base_elapsed + time.perf_counter() - t_start
         ckpt.save_checkpoint(run_dir, s.state_dict())
+        write_scalars(run_dir, s.scalars)
         saved_step = s.step
 
     bar = tqdm(total=cfg.opt_steps, initial=s.step, desc=run_dir.name, disable=not progress, dynamic_ncols=True)
@@ -421,12 +468,18 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
             t0 = time.perf_counter()
             for k, v in train_step(s).items():
                 s.running.setdefault(k, []).append(v)
+                s.window.setdefault(k, []).append(v)
             done = s.step == cfg.opt_steps
             evaluate_now = cfg.eval_num_samples > 0 and (s.step % cfg.eval_every == 0 or done)
             save_now = evaluate_now or done or s.step % cfg.ckpt_every == 0
             if s.step % 10 == 0 or save_now:
-                bar.set_postfix({k: f"{v:.3f}" for k, v in check_losses(s).items()}, refresh=False)
-            s.train_seconds += time.perf_counter() - t0
+                losses = {k: v for k, v in check_losses(s).items() if k.endswith("_loss")}
+                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+            step_seconds = time.perf_counter() - t0
+            s.train_seconds += step_seconds
+            s.window_seconds += step_seconds
+            if s.step % cfg.log_every == 0 or done:
+                log_scalars(s)
             bar.update(1)
             if evaluate_now:
                 row = {"step": s.step, "images_seen": s.step * cfg.d_steps * cfg.opt_batch_size,
@@ -438,6 +491,12 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
                 log.info("step %d: FID %.2f", s.step, row["fid"])
                 if on_eval is not None:
                     on_eval(row, eval_sampler(s))
+                if done and cfg.eval_final_num_samples:
+                    final = {**row, **evaluate_state(s, dataset, extractor, cfg.eval_final_num_samples),
+                             "eval_kind": "final"}
+                    final["elapsed_seconds"] = base_elapsed + time.perf_counter() - t_start
+                    s.rows.append(final)
+                    log.info("step %d: FID %.2f on %d samples", s.step, final["fid"], final["num_samples"])
             if save_now:
                 save()
     except DivergenceError as err:
@@ -449,6 +508,7 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
     return s.rows
 
 
+SCALARS = "scalars.csv"  # per-step scalars of a run (see log_scalars)
 WEIGHTS = "weights.pt"  # a finished run's exported weights: what transfer and sampling need, no optimizer state
 
 

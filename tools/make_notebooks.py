@@ -55,7 +55,8 @@ variant = "tl+da"  # scratch | tl | tl+da | tl+da+cr
 preset = "smoke"  # smoke | laptop | paper
 seed = 0  # train_seed
 resolution = None  # px (16, 32, 64, 128); None: the preset's
-steps = None  # None: the preset's opt_steps
+steps = None  # training length in G updates; None: the preset's
+epochs = None  # training length in epochs of this dataset (README: "epoch"); not with steps
 pretrained = ""  # transfer source (run folder or BigGAN-PyTorch folder); "": the preset's
 data_seed = None  # which images when data_count is set
 data_count = None  # None: all images of the dataset
@@ -74,7 +75,7 @@ memorization = True  # nearest training image of 64 samples
 """),
     code("""
 cfg = config_from_params(dataset=dataset, variant=variant, preset=preset, seed=seed, resolution=resolution,
-                         steps=steps, pretrained=pretrained, data_seed=data_seed, data_count=data_count,
+                         steps=steps, epochs=epochs, pretrained=pretrained, data_seed=data_seed, data_count=data_count,
                          eval_every=eval_every, eval_num_samples=eval_num_samples, device=device,
                          channels_last=channels_last, bf16=bf16, torch_compile=torch_compile)
 run_id = run_id or run_id_for(dataset, variant, seed)
@@ -82,7 +83,7 @@ run_dir = REPO_ROOT / runs_root / study / run_id  # relative locations are relat
 results_root = REPO_ROOT / results_root
 images = load_dataset(cfg.data_name, cfg.data_resolution).subset(cfg.data_count, cfg.data_seed)
 print(f"{run_id}: {len(images)} images of {images.name} at {cfg.data_resolution} px, {cfg.opt_steps} steps "
-      f"-> {run_dir}")
+      f"({cfg.opt_steps * cfg.opt_batch_size * cfg.d_steps / len(images):.1f} epochs) -> {run_dir}")
 """),
     md("Training shows fixed-latent samples of the EMA generator and the FID curve at each evaluation."),
     code("rows = train(cfg, run_dir, dataset=images, on_eval=LiveProgress())"),
