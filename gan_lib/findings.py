@@ -1,0 +1,185 @@
+"""What a study's numbers say, as Markdown computed from its result rows: the summary table, seed-paired gaps
+with 95 % intervals, and the findings in words. The report notebook and the README's generated blocks both use
+these, so no number in the prose is typed by hand.
+
+    python -m gan_lib.findings readme [--check]   # rewrite (or check) the README's generated blocks
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from gan_lib import report
+from gan_lib.errors import UserError, cli_errors
+from gan_lib.paths import REPO_ROOT, results_dir
+from gan_lib.results import read_results
+
+# (variant, baseline): what each comparison of the study asks.
+COMPARISONS = [("tl", "scratch"), ("tl+da", "tl"), ("tl+da+cr", "tl+da"), ("tl+da+cr", "tl")]
+QUESTION = {("tl", "scratch"): "transfer vs scratch", ("tl+da", "tl"): "DiffAugment on top of transfer",
+            ("tl+da+cr", "tl+da"): "CR on top of DiffAugment", ("tl+da+cr", "tl"): "DiffAugment + CR vs transfer"}
+
+
+def _pm(mean: float, std: float, digits: int = 1, scale: float = 1.0) -> str:
+    text = f"{mean * scale:.{digits}f}"
+    return text if pd.isna(std) else f"{text} ± {std * scale:.{digits}f}"
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.1f}".replace("-", "−")
+
+
+def all_gaps(df: pd.DataFrame, comparisons: list[tuple[str, str]] = COMPARISONS) -> pd.DataFrame:
+    """`report.paired_gaps` for each (variant, baseline) the results hold, one row per dataset x comparison."""
+    rows = []
+    for variant, baseline in comparisons:
+        gaps = report.paired_gaps(df, baseline)
+        if gaps.empty or variant not in gaps.index.get_level_values("variant"):
+            continue
+        for (dataset, _), g in gaps.xs(variant, level="variant", drop_level=False).iterrows():
+            rows.append({"dataset": dataset, "variant": variant, "baseline": baseline, **g.to_dict()})
+    return pd.DataFrame(rows).sort_values("dataset", kind="stable", ignore_index=True) if rows else pd.DataFrame()
+
+
+def summary_markdown(df: pd.DataFrame) -> str:
+    table = report.summary_table(df)
+    if table.empty:
+        return "_No finished runs._"
+    best = table.groupby(level="dataset").fid_mean.idxmin().tolist()
+    lines = ["| dataset | variant | FID | KID x 1000 | seeds | FID samples | train min (median) |",
+             "|---|---|---|---|---|---|---|"]
+    last = None
+    for (dataset, variant), r in table.iterrows():
+        bold = "**" if (dataset, variant) in best else ""
+        lines.append(f"| {dataset if dataset != last else ''} | {variant} | {bold}{_pm(r.fid_mean, r.fid_std)}{bold} | "
+                     f"{_pm(r.kid_mean, r.kid_std, scale=1000)} | {int(r.n)} | {int(r.samples)} | "
+                     f"{r.train_minutes:.1f} |")
+        last = dataset
+    return "\n".join(lines)
+
+
+def gaps_markdown(df: pd.DataFrame) -> str:
+    gaps = all_gaps(df)
+    if gaps.empty:
+        return "_No paired comparisons (each needs both variants on the same seeds)._"
+    lines = ["| dataset | comparison | FID gap (mean ± std) | 95 % ± | seeds | resolved |", "|---|---|---|---|---|---|"]
+    last = None
+    for g in gaps.itertuples():
+        lines.append(f"| {g.dataset if g.dataset != last else ''} | {g.variant} − {g.baseline} | "
+                     f"{_signed(g.gap_mean)} ± {g.gap_std:.1f} | {g.ci95:.1f} | {int(g.n)} | "
+                     f"{'yes' if g.resolved else 'no'} |")
+        last = g.dataset
+    return "\n".join(lines)
+
+
+def _verdict(g) -> str:
+    if g.n < 2:
+        return "one seed, no interval"
+    if not g.resolved:
+        return f"not resolved: the 95 % interval (± {g.ci95:.1f}) includes 0"
+    return f"resolved ({'better' if g.gap_mean < 0 else 'worse'}; 95 % ± {g.ci95:.1f})"
+
+
+def findings_markdown(df: pd.DataFrame) -> str:
+    """The findings as Markdown bullets, each computed from the rows."""
+    gaps, table = all_gaps(df), report.summary_table(df)
+    if table.empty:
+        return "_No finished runs, no findings._"
+    out = []
+    for dataset, t in table.groupby(level="dataset"):
+        ranked = t.fid_mean.droplevel("dataset").sort_values()
+        out.append(f"- **{dataset}**: lowest final FID `{ranked.index[0]}` ({ranked.iloc[0]:.1f}); order "
+                   + " < ".join(f"`{v}`" for v in ranked.index) + ".")
+    for (variant, baseline), question in QUESTION.items():
+        sub = gaps[(gaps.variant == variant) & (gaps.baseline == baseline)] if len(gaps) else gaps
+        if sub.empty:
+            continue
+        parts = [f"{g.dataset} {_signed(g.gap_mean)} FID, {_verdict(g)}" for g in sub.itertuples()]
+        helped = [g.dataset for g in sub.itertuples() if g.resolved and g.gap_mean < 0]
+        hurt = [g.dataset for g in sub.itertuples() if g.resolved and g.gap_mean > 0]
+        summary = ("helps on " + ", ".join(helped) if helped else "") + ("; " if helped and hurt else "") + \
+                  ("hurts on " + ", ".join(hurt) if hurt else "")
+        out.append(f"- **{question}** (`{variant}` − `{baseline}`, negative = better): "
+                   f"{summary or 'no resolved effect'} ({'; '.join(parts)}).")
+    final = report.final_rows(df)
+    minutes = final.groupby("variant").train_seconds.median() / 60
+    if {"tl+da+cr", "tl+da"} <= set(minutes.index):
+        out.append(f"- **Cost of CR**: median training time {minutes['tl+da+cr']:.1f} vs {minutes['tl+da']:.1f} min "
+                   f"per run ({minutes['tl+da+cr'] / minutes['tl+da'] - 1:+.0%}), one more D pass per step.")
+    ratios = final.nn_distance_ratio.dropna()
+    if len(ratios):
+        verdict = "no run copies its training images" if ratios.min() > 1 else "some runs come close to copying"
+        out.append(f"- **Memorization**: nearest-training-image distance ratios {ratios.min():.2f}–{ratios.max():.2f} "
+                   f"(below 1 would mean copies): {verdict}.")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------- README blocks
+BLOCK = re.compile(r"(<!-- generated: (?P<study>[\w.+-]+) (?P<kind>summary|gaps|findings|wall) -->\n)(?P<body>.*?)"
+                   r"(<!-- end generated -->)", re.S)
+def wall_markdown(df: pd.DataFrame, results_root: Path) -> str:
+    """Each recorded invocation of the study: when, wall minutes, runs trained and skipped, machine."""
+    study = df.study.iloc[0]
+    times = report.study_wall_times(results_root, study)
+    if times.empty:
+        return f"_No recorded invocation of `{study}`._"
+    lines = ["| started | wall min | runs trained | runs skipped | cpus | gpu |", "|---|---|---|---|---|---|"]
+    lines += [f"| {t.started} | {t._2:.1f} | {t._3} | {t._4} | {t.cpus} | {t.gpu or '—'} |"
+              for t in times.itertuples()]
+    return "\n".join(lines)
+
+
+RENDER = {"summary": summary_markdown, "gaps": gaps_markdown, "findings": findings_markdown}
+
+
+def render_readme(text: str, results_root: Path) -> str:
+    """`text` with every generated block recomputed from the results of the study it names."""
+    cache: dict[str, pd.DataFrame] = {}
+
+    def block(m: re.Match) -> str:
+        study = m["study"]
+        if study not in cache:
+            cache[study] = read_results(results_root, study)
+            if cache[study].empty:
+                raise UserError(f"README block names study {study!r}, which has no results under {results_root}")
+        body = (wall_markdown(cache[study], results_root) if m["kind"] == "wall"
+                else RENDER[m["kind"]](cache[study]))
+        return m.group(1) + body + "\n" + m.group(5)
+
+    return BLOCK.sub(block, text)
+
+
+@cli_errors
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gan_lib.findings", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["readme"])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the README's blocks are out of date")
+    parser.add_argument("--readme", default=str(REPO_ROOT / "README.md"))
+    parser.add_argument("--results-root", default=None, help="default: results/")
+    args = parser.parse_args(argv)
+    path = Path(args.readme)
+    text = path.read_text()
+    new = render_readme(text, Path(args.results_root) if args.results_root else results_dir())
+    if args.check:
+        if new != text:
+            print(f"{path}: generated blocks are out of date; run `python -m gan_lib.findings readme`",
+                  file=sys.stderr)
+            return 1
+        print(f"{path}: generated blocks match the results")
+        return 0
+    if new != text:
+        from gan_lib.files import atomic_write_bytes
+
+        atomic_write_bytes(path, new.encode())
+    print(f"{path}: {len(BLOCK.findall(text))} generated blocks {'updated' if new != text else 'already current'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
