@@ -375,16 +375,16 @@ def eval_sampler(s: TrainState) -> Sampler:
 
 def evaluate_state(s: TrainState, dataset: Any, extractor: Any, num: int | None = None) -> dict[str, Any]:
     """FID/KID of the evaluation sampler on `num` samples (default `eval_num_samples`)."""
-    from gan_lib import metrics
+    from gan_lib.evaluation import evaluate
 
     sampler = eval_sampler(s)
     was_training = sampler.training
     sampler.eval()
     try:
-        result = metrics.evaluate(sampler, dim_z=sampler.dim_z, n_classes=sampler.n_classes, dataset=dataset,
-                                  num=num or s.cfg.eval_num_samples, seed=s.cfg.eval_seed,
-                                  batch_size=s.cfg.eval_batch_size, device=s.device,
-                                  truncation=s.cfg.eval_truncation, extractor=extractor)
+        result = evaluate(sampler, dim_z=sampler.dim_z, n_classes=sampler.n_classes, dataset=dataset,
+                          num=num or s.cfg.eval_num_samples, seed=s.cfg.eval_seed,
+                          batch_size=s.cfg.eval_batch_size, device=s.device,
+                          truncation=s.cfg.eval_truncation, extractor=extractor)
         result["eval_seconds"] = result.pop("seconds")
         return result
     finally:
