@@ -30,7 +30,7 @@ from gan_lib.files import atomic_write_bytes
 from gan_lib.paths import cache_dir
 
 if TYPE_CHECKING:
-    from gan_lib.data import ImageSet
+    from gan_lib.data.imageset import ImageSet
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from gan_lib.evaluation.features import FeatureExtractor, image_features, incept
 from gan_lib.evaluation.samples import SampleFn, generate_images
 
 if TYPE_CHECKING:
-    from gan_lib.data import ImageSet
+    from gan_lib.data.imageset import ImageSet
 
 def _pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T

@@ -24,7 +24,7 @@ from gan_lib.evaluation.features import (FeatureExtractor, folder_images, image_
 from gan_lib.evaluation.samples import SampleFn, generated_features
 
 if TYPE_CHECKING:
-    from gan_lib.data import ImageSet
+    from gan_lib.data.imageset import ImageSet
 
 KID_SEED = 0  # clean-fid's `kernel_distance` draws subsets from NumPy's global RNG; we seed it for reproducibility
 
