@@ -139,7 +139,8 @@ def _cmd_features(args: argparse.Namespace) -> None:
 def _random_source(cfg, n_classes: int, folder: Path) -> str:
     """A transfer source with random weights and `cfg`'s architecture (for timing only)."""
     from gan_lib import checkpoint as ckpt
-    from gan_lib.training import WEIGHTS, build_gan
+    from gan_lib.models import build_gan
+    from gan_lib.run_dir import WEIGHTS
 
     src = cfg.replace(variant="scratch", transfer_source="", aug_policy="", cr_weight=0.0, miner_stage1_steps=0)
     with torch.device(cfg.train_device if cfg.train_device != "auto" else "cpu"):
@@ -204,7 +205,7 @@ def _time_steps(cfg, images: np.ndarray, steps: int, warmup: int) -> dict[str, f
 def _sampling_rate(state, batches: int = 4) -> float:
     """Images/s of the evaluation generator (EMA, eval mode) at the evaluation batch size, as FID sampling runs it."""
     from gan_lib.evaluation import generate_images
-    from gan_lib.training import eval_sampler
+    from gan_lib.monitor import eval_sampler
 
     sampler, batch = eval_sampler(state), state.cfg.eval_batch_size
     sampler.eval()

@@ -3,8 +3,8 @@
     python -m gan_lib.metrics fid DIR_A DIR_B          FID between two image folders (clean-fid clean mode)
     python -m gan_lib.metrics fid-run RUN_DIR          FID/KID of a trained run against its dataset (JSON)
 
-The metrics themselves are in `gan_lib.evaluation`; this module sits above both it and `gan_lib.training`, because
-`fid-run` rebuilds a run's sampler.
+The metrics themselves are in `gan_lib.evaluation`, which knows nothing of training; this module sits above it
+and the training side, because `fid-run` rebuilds a run's sampler (`gan_lib.models.load_sampler`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from gan_lib.errors import UserError, cli_errors
 from gan_lib.evaluation import *  # noqa: F403  (the public evaluation API, as `gan_lib.metrics.X` has always offered)
 from gan_lib.evaluation import __all__ as _evaluation_names
 from gan_lib.evaluation import evaluate, fid_folders
-from gan_lib.training import load_sampler
+from gan_lib.models import load_sampler
 
 __all__ = [*_evaluation_names, "main"]
 

@@ -11,9 +11,11 @@ import torch
 
 from gan_lib import evaluation, plots
 from gan_lib.config import Config
+from gan_lib.models import load_sampler
 from gan_lib.provenance import read_starts
 from gan_lib.results import make_rows, run_path, scalars_path, write_rows, write_scalars_table
-from gan_lib.training import SCALARS, load_sampler, resolve_device
+from gan_lib.run_dir import SCALARS
+from gan_lib.training import resolve_device
 
 log = logging.getLogger(__name__)
 MEMORIZATION_SAMPLES = 64  # at most; never more than the evaluation sample count
