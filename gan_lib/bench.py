@@ -1,7 +1,7 @@
 """Benchmarks of the study's hot paths, written as JSON with the machine they ran on.
 
 `features`: images/s of clean-fid feature extraction (Parmar et al., CVPR 2022) on the same images, through
-`gan_lib.metrics` in memory versus clean-fid's own folder path (`cleanfid.fid.get_folder_features`: PNG decode,
+`gan_lib.evaluation` in memory versus clean-fid's own folder path (`cleanfid.fid.get_folder_features`: PNG decode,
 Pillow resize, its `InceptionV3W` forward) with the same network, device and batch size clean-fid's
 `compute_fid` uses by default. It also reports the largest feature difference between the two paths.
 
@@ -81,7 +81,7 @@ def _bench_images(num: int, resolution: int, seed: int = 0) -> np.ndarray:
 def _cmd_features(args: argparse.Namespace) -> None:
     from cleanfid import fid
 
-    from gan_lib import metrics
+    from gan_lib import evaluation
 
     device = args.device
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -89,8 +89,8 @@ def _cmd_features(args: argparse.Namespace) -> None:
     if args.num < 2:
         raise UserError(f"--num must be at least 2, got {args.num}")
     images = _bench_images(args.num, args.resolution)
-    extractor = metrics.inception_extractor(device)
-    model = metrics.cleanfid_model(device)
+    extractor = evaluation.inception_extractor(device)
+    model = evaluation.cleanfid_model(device)
     timings: dict[str, list[float]] = {"in_memory": [], "cleanfid_folder": []}
     with tempfile.TemporaryDirectory() as tmp:
         for i, img in enumerate(images):
@@ -101,12 +101,12 @@ def _cmd_features(args: argparse.Namespace) -> None:
                                            device=torch.device(device), mode="clean", verbose=False)
 
         def memory() -> np.ndarray:
-            return metrics.image_features(images, extractor)
+            return evaluation.image_features(images, extractor)
 
         # warm up both with full batches (TorchScript's profiling executor optimises a shape on its first calls,
         # cuDNN picks its kernels), then alternate the timed runs
         for _ in range(2):
-            metrics.image_features(images[:2 * extractor.batch_size], extractor)
+            evaluation.image_features(images[:2 * extractor.batch_size], extractor)
             fid.get_folder_features(tmp, model, num_workers=0, batch_size=args.cleanfid_batch_size,
                                     device=torch.device(device), num=2 * args.cleanfid_batch_size, mode="clean",
                                     verbose=False)
@@ -139,7 +139,8 @@ def _cmd_features(args: argparse.Namespace) -> None:
 def _random_source(cfg, n_classes: int, folder: Path) -> str:
     """A transfer source with random weights and `cfg`'s architecture (for timing only)."""
     from gan_lib import checkpoint as ckpt
-    from gan_lib.training import WEIGHTS, build_gan
+    from gan_lib.models import build_gan
+    from gan_lib.run_dir import WEIGHTS
 
     src = cfg.replace(variant="scratch", transfer_source="", aug_policy="", cr_weight=0.0, miner_stage1_steps=0)
     with torch.device(cfg.train_device if cfg.train_device != "auto" else "cpu"):
@@ -203,8 +204,8 @@ def _time_steps(cfg, images: np.ndarray, steps: int, warmup: int) -> dict[str, f
 
 def _sampling_rate(state, batches: int = 4) -> float:
     """Images/s of the evaluation generator (EMA, eval mode) at the evaluation batch size, as FID sampling runs it."""
-    from gan_lib.metrics import generate_images
-    from gan_lib.training import eval_sampler
+    from gan_lib.evaluation import generate_images
+    from gan_lib.monitor import eval_sampler
 
     sampler, batch = eval_sampler(state), state.cfg.eval_batch_size
     sampler.eval()

@@ -21,7 +21,7 @@ from gan_lib.files import atomic_write_bytes
 if TYPE_CHECKING:
     import matplotlib.pyplot as plt
 
-    from gan_lib.metrics import MemorizationReport, SampleFn
+    from gan_lib.evaluation import MemorizationReport, SampleFn
 
 
 def _nhwc(images: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -59,7 +59,7 @@ def save_image_grid(images: np.ndarray | torch.Tensor, path: str | Path, nrow: i
 def sample_grid(sample_fn: SampleFn, path: str | Path, *, dim_z: int, n_classes: int, num: int = 64, seed: int = 0,
                 device: str | torch.device = "cpu", truncation: float = 0.0, nrow: int | None = None) -> Path:
     """A PNG grid of `num` samples from the fixed latents of `seed` (the same images at every step of a run)."""
-    from gan_lib.metrics import generate_images
+    from gan_lib.evaluation import generate_images
 
     images = generate_images(sample_fn, dim_z=dim_z, n_classes=n_classes, num=num, seed=seed, device=device,
                              truncation=truncation)
@@ -124,7 +124,7 @@ class LiveProgress:
         from IPython.display import Image as IPyImage
         from IPython.display import display
 
-        from gan_lib.metrics import generate_images
+        from gan_lib.evaluation import generate_images
 
         self.rows.append(row)
         device = next(sampler.parameters()).device

@@ -9,11 +9,13 @@ from typing import Any, Sequence
 
 import torch
 
-from gan_lib import metrics, plots
+from gan_lib import evaluation, plots
 from gan_lib.config import Config
+from gan_lib.models import load_sampler
 from gan_lib.provenance import read_starts
 from gan_lib.results import make_rows, run_path, scalars_path, write_rows, write_scalars_table
-from gan_lib.training import SCALARS, load_sampler, resolve_device
+from gan_lib.run_dir import SCALARS
+from gan_lib.training import resolve_device
 
 log = logging.getLogger(__name__)
 MEMORIZATION_SAMPLES = 64  # at most; never more than the evaluation sample count
@@ -43,7 +45,7 @@ def publish_run(cfg: Config, run_dir: str | Path, rows: list[dict[str, Any]], *,
         n_classes=sampler.n_classes, num=64, seed=cfg.eval_seed, device=device, nrow=8)}
     rows = [dict(r) for r in rows]
     if memorization and rows:
-        report, samples = metrics.memorization_check(
+        report, samples = evaluation.memorization_check(
             sampler, **{**common, "num": max(2, min(MEMORIZATION_SAMPLES, cfg.eval_num_samples))})
         summary["memorization"] = plots.nearest_neighbour_figure(
             samples, dataset.images, report, figure_path(results_root, "memorization", study, run_id))
@@ -51,7 +53,7 @@ def publish_run(cfg: Config, run_dir: str | Path, rows: list[dict[str, Any]], *,
         rows[-1]["nn_distance_ratio"] = summary["nn_relative_median"]
     sweep = []
     if truncations and rows and cfg.eval_num_samples:
-        for result in metrics.truncation_sweep(sampler, truncations=truncations, **common):
+        for result in evaluation.truncation_sweep(sampler, truncations=truncations, **common):
             sweep.append({**rows[-1], **result, "nn_distance_ratio": None})
         summary["truncation"] = {r["truncation"]: round(r["fid"], 2) for r in sweep}
     common_rows = dict(run_id=run_id, study=study, device=device_name(device), dataset_count=len(dataset),

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan_lib import data, downloads, sources
+from gan_lib import data
+from gan_lib.data import downloads, emoji, listings
 from gan_lib.errors import UserError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -135,7 +136,7 @@ def test_nothing_usable_fails_and_keeps_the_good_cache(cache, tmp_path):
 
 
 def test_crash_while_writing_keeps_the_old_cache(cache, tmp_path, monkeypatch):
-    from gan_lib import dataset_cache
+    from gan_lib.data import cache as dataset_cache
 
     src = tmp_path / "imgs"
     src.mkdir()
@@ -230,7 +231,7 @@ def test_cache_is_reused_deterministic_and_subsets_are_seeded(cache, tmp_path, m
     first = data.prepare("imgs", 16, source=src)
     folder = cache / "datasets" / "imgs" / "16px"
     assert [p.name for p in folder.glob("images-*.npz")] == [first.manifest["array_file"]]
-    monkeypatch.setattr(sources, "local_listing", lambda *a, **k: pytest.fail("cache not reused"))
+    monkeypatch.setattr(listings, "local_listing", lambda *a, **k: pytest.fail("cache not reused"))
     assert data.prepare("imgs", 16).manifest["sha256"] == first.manifest["sha256"]
     monkeypatch.undo()
     monkeypatch.setenv("GAN_LIB_CACHE", str(cache))
@@ -383,7 +384,7 @@ def _white_corners(ds: data.ImageSet) -> float:
 def test_openmoji_prepares_offline(emoji_cache, tmp_path):
     ds = data.load_dataset("openmoji", 16)
     assert ds.images.shape == (2433, 16, 16, 3) and ds.images.dtype == np.uint8
-    assert ds.class_names == sources.OPENMOJI_GROUPS
+    assert ds.class_names == emoji.OPENMOJI_GROUPS
     counts = np.bincount(ds.labels, minlength=10)
     assert counts.min() >= 80 and counts.sum() == 2433
     assert ds.manifest["class_counts"]["smileys-emotion"] == 171 and ds.manifest["skipped"] == []
@@ -408,6 +409,6 @@ def test_fluent_objects_prepares_offline(emoji_cache):
     assert ds.images.shape == (1000, 16, 16, 3) and len(set(ds.manifest["files"])) == 1000
     faces = set(data.load_dataset("fluent-faces", 16).manifest["files"])
     assert not faces & set(ds.manifest["files"])
-    assert not any(sources.has_skin_tone(sources.codepoints(f[:-5])) for f in ds.manifest["files"])
+    assert not any(emoji.has_skin_tone(emoji.codepoints(f[:-5])) for f in ds.manifest["files"])
     assert _white_corners(ds) > 0.5
     assert ds.images.reshape(1000, -1).std(0).mean() > 40  # high variability

@@ -57,8 +57,9 @@ def test_bad_epochs_fail_with_one_line_before_training(args, expect, capsys, tmp
 
 def test_epochs_of_a_custom_dataset_of_unknown_size_say_to_prepare_it(monkeypatch):
     from gan_lib import data
+    from gan_lib.data import datasets
 
-    monkeypatch.setattr(data, "_spec", lambda name, source=None: data.custom_spec(name, "/nowhere"))
+    monkeypatch.setattr(datasets, "_spec", lambda name, source=None: data.custom_spec(name, "/nowhere"))
     with pytest.raises(UserError, match="not known until it is prepared"):
         data.dataset_size("mine", 16)
 

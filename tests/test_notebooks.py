@@ -1,5 +1,6 @@
 """Notebooks and the study: parameters map to config fields, papermill runs produce valid rows, the report
-rebuilds from parquet, an interrupted study finishes on rerun, committed notebooks carry no outputs."""
+rebuilds from parquet, an interrupted study finishes on rerun, committed notebooks carry no outputs and equal
+their paired jupytext scripts."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
 import papermill as pm
 import pytest
@@ -38,6 +40,35 @@ def test_committed_notebooks_have_no_outputs():
         nb = nbformat.read(path, as_version=4)
         assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), path.name
         assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells), f"{path.name}: no parameters cell"
+
+
+def pair_differences(notebook: Path, script: Path) -> list[str]:
+    """Where a notebook and its percent-format script disagree, cell by cell: type, source and metadata (tags, the
+    papermill `parameters` tag among them). Empty when they are in sync; cell ids are not compared."""
+    cells = [[(c.cell_type, c.source, dict(c.metadata)) for c in nb.cells]
+             for nb in (nbformat.read(notebook, as_version=4), jupytext.read(script))]
+    count = [f"{len(cells[0])} cells in {notebook.name}, {len(cells[1])} in {script.name}"]
+    return (count if len(cells[0]) != len(cells[1]) else []) + [
+        f"cell {i}: {a!r:.100} differs from {b!r:.100}" for i, (a, b) in enumerate(zip(*cells)) if a != b]
+
+
+def test_every_notebook_equals_its_paired_script():
+    notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
+    assert [p.stem for p in notebooks] == sorted(p.stem for p in NOTEBOOKS.glob("*.py")), "unpaired notebook"
+    for path in notebooks:
+        assert pair_differences(path, path.with_suffix(".py")) == [], f"run `jupytext --sync {path}`"
+
+
+def test_pair_check_sees_an_edited_cell_and_a_lost_parameters_tag(tmp_path):
+    script = NOTEBOOKS / "train_variant.py"
+    nb = nbformat.read(NOTEBOOKS / "train_variant.ipynb", as_version=4)
+    nb.cells[1].source += "\nprint('edited')"
+    nbformat.write(nb, tmp_path / "edited.ipynb")
+    assert [d[:7] for d in pair_differences(tmp_path / "edited.ipynb", script)] == ["cell 1:"]
+    nb = nbformat.read(NOTEBOOKS / "train_variant.ipynb", as_version=4)
+    nb.cells[2].metadata["tags"] = []
+    nbformat.write(nb, tmp_path / "untagged.ipynb")
+    assert [d[:7] for d in pair_differences(tmp_path / "untagged.ipynb", script)] == ["cell 2:"]
 
 
 def test_train_notebook_parameters_map_to_config_fields():

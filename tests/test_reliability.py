@@ -208,7 +208,7 @@ def test_invalid_notebook_parameters_fail_before_training(tmp_path, params, mess
 
 
 def test_same_seed_same_fid_on_cpu(tmp_path, tiny_set):
-    from gan_lib.metrics import tiny_extractor
+    from gan_lib.evaluation import tiny_extractor
 
     cfg = make_config("smoke", "scratch", opt_steps=2, eval_every=2)
     fids = [train(cfg, tmp_path / name, dataset=tiny_set, progress=False, extractor=tiny_extractor())[-1]["fid"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from gan_lib import sources
+from gan_lib.data import emoji, listings
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")  # allowed names of custom datasets
 
@@ -28,7 +28,7 @@ class DatasetSpec:
     source: str            # where the images come from
     licence: str
     selection: str         # the selection rule, in words
-    listing: Callable[[str | Path | None, int], sources.Listing] = field(repr=False)
+    listing: Callable[[str | Path | None, int], listings.Listing] = field(repr=False)
     classes: tuple[str, ...] = ()      # class names when known in advance; () -> one class named after the set
     expected_count: int | None = None  # images after preparation, when known in advance
     draw: int | None = None            # keep this many, drawn with `seed`; None keeps every usable image
@@ -48,29 +48,29 @@ DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
         "U+1F3FB-1F3FF modifier); renders with <0.5% inked pixels or equal to the missing-glyph box are skipped; "
         "identical renders kept once (first in OpenMoji order); class = OpenMoji group, extras-openmoji and "
         "extras-unicode merged into 'extras' (10 classes)",
-        sources.openmoji_listing, classes=sources.OPENMOJI_GROUPS, expected_count=2433),
+        emoji.openmoji_listing, classes=emoji.OPENMOJI_GROUPS, expected_count=2433),
     DatasetSpec(
         "fluent-faces", "target", "100-shot Obama (low variability)", f"{_FLUENT_SOURCE}; {_EMOJI_GROUPS}",
         "MIT (Microsoft Fluent Emoji)",
         "assets whose codepoints (FE0F ignored) are an OpenMoji smileys-emotion emoji in a face-* subgroup other "
         "than face-costume, without skin tone, whose opaque pixels are >=22% yellow-orange (HSV hue 25-65 deg, "
         "S and V > 0.35): drops devils, skulls and the red, green, blue and cloud faces",
-        sources.fluent_faces_listing, expected_count=97),
+        emoji.fluent_faces_listing, expected_count=97),
     DatasetSpec(
         "fluent-objects-1000", "target", "LSUN bedroom 1,000 images (high variability)",
         f"{_FLUENT_SOURCE}; {_EMOJI_GROUPS}", "MIT (Microsoft Fluent Emoji)",
         "assets that are not an OpenMoji smileys-emotion face-*, cat-face or monkey-face emoji and carry no "
         "skin-tone modifier (1,744 candidates), sorted by "
         "file name; a permutation with seed 0 is walked until 1,000 decodable, distinct images are kept",
-        sources.fluent_objects_listing, expected_count=1000, draw=1000),
+        emoji.fluent_objects_listing, expected_count=1000, draw=1000),
     DatasetSpec(
         "obama-100", "target", "", "100-shot-obama.zip of DiffAugment (Zhao et al. 2020): "
-        + " or ".join(sources.OBAMA_URLS), "no licence stated; research use (press photographs)",
-        "every image in the zip, at any depth", sources.obama_listing, expected_count=100, offline=False),
+        + " or ".join(listings.OBAMA_URLS), "no licence stated; research use (press photographs)",
+        "every image in the zip, at any depth", listings.obama_listing, expected_count=100, offline=False),
     DatasetSpec(
         "lsun-bedroom-1000", "target", "", "LSUN bedroom (Yu et al. 2015) LMDB export or image folder, via --from",
         "LSUN terms: research use only", "keys (or files) sorted; a permutation with seed 0 is walked until 1,000 "
-        "decodable, distinct images are kept; center-cropped", sources.lsun_listing, expected_count=1000,
+        "decodable, distinct images are kept; center-cropped", listings.lsun_listing, expected_count=1000,
         draw=1000, offline=False),
 ]}
 
@@ -79,4 +79,4 @@ def custom_spec(name: str, source: str) -> DatasetSpec:
     """The entry of a custom dataset imported from the folder or zip `source`."""
     return DatasetSpec(name, "custom", "", f"folder or zip {source}", "as stated by the source (unknown)",
                        "every image file at any depth; class per first-level subfolder when there are >= 2",
-                       sources.custom_listing, offline=True, default_source=source)
+                       listings.custom_listing, offline=True, default_source=source)

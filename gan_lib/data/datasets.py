@@ -1,82 +1,30 @@
-"""Datasets of the study: a registry, preparation into a uint8 cache, loading, subsets and contact sheets.
-
-The study of data-efficient GANs (DiffAugment, Zhao et al. 2020; MineGAN, Wang et al. 2019) pretrains on a large
-source domain and adapts to a 100-shot (Obama) and a 1,000-image (LSUN bedroom) target. Offline defaults stand in
-for them: `openmoji` (source, class-conditional), `fluent-faces` (low variability) and `fluent-objects-1000`
-(high variability); `obama-100` and `lsun-bedroom-1000` prepare the originals from local copies.
-
-Each image is decoded, composited on white if it has alpha, converted to RGB, center-cropped to a square and
-resized with Lanczos. Images smaller than the resolution are upscaled, with a warning and a count in the manifest.
-Unreadable files are skipped (warning, listed in the manifest; an error when nothing usable is left), and duplicates
-(same decoded pixels) are kept once. The result is cached per (dataset, resolution) under
-`cache_dir()/datasets/NAME/Rpx/` as `images-SHA.npz` (images [N,R,R,3] uint8, labels [N] int64) plus
-`manifest.json`, the file that commits a prepare: it is replaced last and atomically, so a crash or a failed
-re-prepare leaves the previous cache intact. Loading is one `np.load`.
-
-CLI: `python -m gan_lib.data {list, prepare NAME [--from PATH], info NAME, sheet NAME}`.
+"""Preparing datasets into the uint8 cache and loading them back (as StyleGAN2-ADA's `dataset_tool.py` prepares
+images once): decode, normalise, deduplicate, cache; then one `np.load` per run.
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from filelock import FileLock
-from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
-from gan_lib import dataset_cache as cache
-from gan_lib import sources
-from gan_lib.errors import UserError, cli_errors
-from gan_lib.files import atomic_write
-from gan_lib.image_io import DECODE_ERRORS, as_uint8, center_crop_square, pixel_hash, resize_square, to_rgb_on_white
-from gan_lib.paths import results_dir
-from gan_lib.registry import DATASETS, NAME_RE, DatasetSpec, custom_spec
+from gan_lib.data import cache
+from gan_lib.data.registry import DATASETS, NAME_RE, DatasetSpec, custom_spec
+from gan_lib.data.decode import DECODE_ERRORS, as_uint8, center_crop_square, pixel_hash, resize_square, to_rgb_on_white
+from gan_lib.data.imageset import ImageSet
+from gan_lib.data.listings import Listing
+from gan_lib.errors import UserError
 
 log = logging.getLogger(__name__)
 
 RESOLUTIONS = (16, 32, 64, 128, 256)
 
 
-@dataclass(frozen=True, eq=False)
-class ImageSet:
-    """A prepared dataset in memory. `images` uint8 [N, H, W, 3]; `labels` int64 [N], 0 when unconditional."""
-
-    name: str
-    resolution: int
-    images: np.ndarray
-    labels: np.ndarray
-    class_names: tuple[str, ...]
-    manifest: dict
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
-
-    def subset(self, count: int, seed: int) -> "ImageSet":
-        """A deterministic random subset of `count` images (`count <= 0` or `>= N`: this set itself).
-
-        Its manifest gets `sha256 = sha256(parent sha256 + indices)`, `parent_sha256` and the indices.
-        """
-        n = len(self)
-        if count <= 0 or count >= n:
-            return self
-        idx = np.sort(np.random.default_rng(seed).choice(n, size=count, replace=False))
-        parent = self.manifest.get("sha256", "")
-        sha = hashlib.sha256(f"{parent}:{','.join(map(str, idx.tolist()))}".encode()).hexdigest()
-        files = self.manifest.get("files")
-        manifest = {**self.manifest, "count": int(count), "sha256": sha, "parent_sha256": parent,
-                    "subset": {"count": int(count), "seed": int(seed), "indices": idx.tolist()},
-                    "files": [files[i] for i in idx] if files else files}
-        return ImageSet(self.name, self.resolution, self.images[idx], self.labels[idx], self.class_names, manifest)
-
-
-# ------------------------------------------------------------------------------------------------ the registry
 def _all_specs() -> dict[str, DatasetSpec]:
     customs = {n: custom_spec(n, src) for n, src in cache.custom_sources().items() if n not in DATASETS}
     return {**DATASETS, **customs}
@@ -107,12 +55,11 @@ def _load_cached(name: str, resolution: int) -> ImageSet | None:
     return ImageSet(name, resolution, images, labels, tuple(manifest["classes"]), manifest)
 
 
-# -------------------------------------------------------------------------------------------------- preparing
 def _reason(err: BaseException) -> str:
     return " ".join(f"{type(err).__name__}: {err}".split())[:200]
 
 
-def _build(spec: DatasetSpec, listing: sources.Listing, resolution: int, progress: bool) -> dict:
+def _build(spec: DatasetSpec, listing: Listing, resolution: int, progress: bool) -> dict:
     """Decode, normalise and deduplicate the listing's images; all of them, or `spec.draw` seeded ones."""
     refs = listing.refs
     order = np.arange(len(refs)) if spec.draw is None else np.random.default_rng(spec.seed).permutation(len(refs))
@@ -266,81 +213,3 @@ def list_datasets() -> list[dict]:
         rows.append({"name": name, "role": spec.role, "stands_for": spec.stands_for, "count": count,
                      "licence": spec.licence, "prepared": prepared, "offline": spec.offline})
     return rows
-
-
-# ---------------------------------------------------------------------------------------------- contact sheet
-def contact_sheet(name: str, resolution: int, path: Path, columns: int = 8, rows: int = 8, seed: int = 0) -> Path:
-    """Write a PNG grid of the dataset: `rows` x `columns` seeded images, or one labelled row per class."""
-    ds = load_dataset(name, resolution)
-    rng = np.random.default_rng(seed)
-    if len(ds.class_names) > 1:
-        grid = [(c, rng.permutation(np.flatnonzero(ds.labels == k))[:columns]) for k, c in enumerate(ds.class_names)]
-    else:
-        picks = rng.permutation(len(ds))[: rows * columns]
-        grid = [("", picks[r * columns:(r + 1) * columns]) for r in range((len(picks) + columns - 1) // columns)]
-    font = ImageFont.load_default(size=max(10, min(14, resolution // 4)))
-    label_w = max((int(font.getlength(c)) + 8 for c, _ in grid if c), default=0)
-    pad = 2
-    cell = resolution + pad
-    sheet = Image.new("RGB", (label_w + columns * cell + pad, len(grid) * cell + pad), "white")
-    draw = ImageDraw.Draw(sheet)
-    for r, (label, idx) in enumerate(grid):
-        if label:
-            draw.text((4, r * cell + pad + resolution // 2), label, fill="black", font=font, anchor="lm")
-        for c, i in enumerate(idx):
-            sheet.paste(Image.fromarray(ds.images[i]), (label_w + pad + c * cell, pad + r * cell))
-    path = Path(path)
-    return atomic_write(path, lambda f: sheet.save(f, format="PNG"))
-
-
-# ---------------------------------------------------------------------------------------------------- the CLI
-def _table(rows: list[dict]) -> str:
-    cols = ["name", "role", "count", "prepared", "offline", "licence"]
-    cells = [[str(r[c]) if c != "prepared" else (",".join(map(str, r[c])) or "-") for c in cols] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip()]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
-    return "\n".join(lines)
-
-
-@cli_errors
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gan_lib.data", description=__doc__.split("\n")[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="also log downloads and steps")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="registered and custom datasets, counts, licences, prepared resolutions")
-    p = sub.add_parser("prepare", help="prepare a dataset, or import a folder/zip under a new name")
-    p.add_argument("name")
-    p.add_argument("--from", dest="source", help="local copy: archive, folder, LMDB or npm tarball")
-    p.add_argument("--resolution", type=int, default=128, choices=RESOLUTIONS)
-    p.add_argument("--force", action="store_true", help="rebuild even when a cache exists")
-    p = sub.add_parser("info", help="JSON description of a dataset")
-    p.add_argument("name")
-    p.add_argument("--resolution", type=int, default=128, choices=RESOLUTIONS)
-    p = sub.add_parser("sheet", help="write a contact sheet PNG (prepares the dataset when needed)")
-    p.add_argument("name")
-    p.add_argument("--resolution", type=int, default=64, choices=RESOLUTIONS)
-    p.add_argument("--out", type=Path, help="PNG path (default: results/figures/dataset_NAME.png)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s")
-
-    if args.command == "list":
-        print(_table(list_datasets()))
-    elif args.command == "prepare":
-        start = time.perf_counter()
-        ds = prepare(args.name, args.resolution, args.source, args.force, progress=True)
-        m = ds.manifest
-        print(f"{ds.name}: {len(ds)} images at {ds.resolution} px, {len(ds.class_names)} classes, "
-              f"{len(m['skipped'])} skipped, {sum(len(g) - 1 for g in m['duplicates'])} duplicates, "
-              f"{m['upscaled']} upscaled, sha256 {m['sha256'][:12]}, {time.perf_counter() - start:.1f} s "
-              f"-> {cache.folder(ds.name, ds.resolution)}")
-    elif args.command == "info":
-        print(json.dumps(dataset_info(args.name, args.resolution), indent=1))
-    elif args.command == "sheet":
-        out = args.out or results_dir() / "figures" / f"dataset_{args.name}.png"
-        print(contact_sheet(args.name, args.resolution, out))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

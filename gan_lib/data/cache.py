@@ -18,7 +18,7 @@ from typing import IO
 
 import numpy as np
 
-from gan_lib.downloads import file_digest
+from gan_lib.data.downloads import file_digest
 from gan_lib.files import write_json
 from gan_lib.paths import cache_dir
 

@@ -1,0 +1,102 @@
+"""The networks of a run: BigGAN's G and D (Brock et al. 2018) built from the config, or a pretrained source model
+behind a new MineGAN miner (Wang et al. 2019) for transfer, or a finished run's sampler (`load_sampler`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gan_lib.biggan import Discriminator, Generator
+from gan_lib.config import Config, load_config
+from gan_lib.errors import UserError
+from gan_lib.miner import Miner, Sampler
+from gan_lib.paths import REPO_ROOT
+from gan_lib.run_dir import trained_weights
+
+# Config fields that fix the architecture: a transfer source must agree on all of them.
+ARCH_FIELDS = ("data_resolution", "g_ch", "d_ch", "g_attn", "d_attn", "g_dim_z", "g_shared_dim", "g_hier")
+
+
+def load_source(path: str | Path) -> tuple[Generator, Discriminator, dict[str, Any]]:
+    """A pretrained (G, D) and its architecture: our own run directory or a BigGAN-PyTorch checkpoint folder."""
+    from gan_lib.pretrained import load_biggan_pytorch
+
+    path = Path(path)
+    if not path.is_absolute() and not path.exists() and (REPO_ROOT / path).exists():
+        path = REPO_ROOT / path  # the committed source, named relative to the repository
+    state = trained_weights(path) if (path / "config.json").exists() else None
+    if state is not None:
+        src_cfg = load_config(path / "config.json")
+        g, d = build_gan(src_cfg, n_classes=state["n_classes"])
+        g.load_state_dict(state["G_ema"] if "G_ema" in state else state["G"])
+        d.load_state_dict(state["D"])
+        return g, d, {key: getattr(src_cfg, key) for key in ARCH_FIELDS}
+    if (path / "config.json").exists():
+        g, d = load_biggan_pytorch(path)
+        if d is None:
+            raise UserError(f"{path} has no D.pth; transfer fine-tunes the discriminator too")
+        cfg = json.loads((path / "config.json").read_text())
+        attn = {k: "" if str(cfg[k]) == "0" else str(cfg[k]) for k in ("G_attn", "D_attn")}
+        arch = dict(data_resolution=cfg["resolution"], g_ch=cfg["G_ch"], d_ch=cfg["D_ch"], g_attn=attn["G_attn"],
+                    d_attn=attn["D_attn"], g_dim_z=cfg["dim_z"], g_shared_dim=cfg["shared_dim"], g_hier=cfg["hier"])
+        return g, d, arch
+    raise UserError(f"transfer source {path} is neither a gan_lib run directory (config.json + checkpoint.pt) nor "
+                    f"a BigGAN-PyTorch folder (config.json + G_ema.pth + D.pth); run pretrain_source or download it")
+
+
+def build_gan(cfg: Config, n_classes: int) -> tuple[Generator, Discriminator]:
+    g = Generator(resolution=cfg.data_resolution, ch=cfg.g_ch, dim_z=cfg.g_dim_z, shared_dim=cfg.g_shared_dim,
+                  n_classes=n_classes, attention=cfg.g_attn, hier=cfg.g_hier, bn_eps=cfg.g_bn_eps,
+                  sn_eps=cfg.sn_eps)
+    d = Discriminator(resolution=cfg.data_resolution, ch=cfg.d_ch, n_classes=n_classes, attention=cfg.d_attn,
+                      wide=cfg.d_wide, sn_eps=cfg.sn_eps)
+    return g, d
+
+
+def build_models(cfg: Config, n_classes: int) -> tuple[Sampler, Discriminator]:
+    """From scratch: (G, D) for `n_classes`. Transfer: the source (G, D) behind a new miner; D's class
+    embedding becomes one target class initialised at the mean of the source classes' rows."""
+    if not cfg.uses_transfer:
+        g, d = build_gan(cfg, n_classes)
+        return Sampler(g), d
+    g, d, arch = load_source(cfg.transfer_source)
+    for key, value in arch.items():
+        if getattr(cfg, key) != value:
+            raise UserError(f"transfer source {cfg.transfer_source} was built with {key}={value!r} but the config "
+                            f"has {key}={getattr(cfg, key)!r}; set them equal")
+    g.train()
+    d.train()
+    with torch.no_grad():
+        target_row = d.embed.weight.mean(dim=0, keepdim=True)
+        d.embed = type(d.embed)(1, target_row.shape[1], eps=d.embed.sn_eps)
+        d.embed.weight.copy_(target_row)
+    d.n_classes = 1
+    miner = Miner(dim_z=g.dim_z, n_source_classes=g.n_classes, hidden=cfg.miner_hidden)
+    return Sampler(g, miner), d
+
+
+def load_sampler(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Config, Sampler]:
+    """The trained run's sampler (EMA weights when EMA is on), in eval mode, and its config."""
+    run_dir = Path(run_dir)
+    cfg = load_config(run_dir / "config.json")
+    state = trained_weights(run_dir)
+    if state is None:
+        raise UserError(f"{run_dir} has no checkpoint yet: train it first")
+    cfg_cpu = cfg.replace(train_device="cpu", train_threads=0)
+    sampler, _ = build_models(cfg_cpu, state["n_classes"]) if not cfg.uses_transfer else _transfer_shell(cfg, state)
+    use_ema = cfg.g_ema_decay > 0
+    sampler.generator.load_state_dict(state["G_ema" if use_ema else "G"])
+    if sampler.miner is not None:
+        sampler.miner.load_state_dict(state["miner_ema" if use_ema else "miner"])
+    return cfg, sampler.to(device).eval()
+
+
+def _transfer_shell(cfg: Config, state: dict[str, Any]) -> tuple[Sampler, None]:
+    """A sampler with the right shapes for a transfer run's checkpoint, built without reading the source."""
+    n_source = state["G"]["shared.weight"].shape[0]
+    g, _ = build_gan(cfg, n_source)
+    return Sampler(g, Miner(dim_z=g.dim_z, n_source_classes=n_source, hidden=cfg.miner_hidden)), None

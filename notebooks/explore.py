@@ -1,0 +1,92 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Explore a trained model
+#
+# Pick a run, then browse: truncation, class (source model) or miner samples (transferred models), seed, a latent
+# interpolation, and each sample's nearest training image. Needs a live kernel (JupyterLab), not a static render.
+
+# %%
+from pathlib import Path
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+from IPython.display import display
+from PIL import Image
+
+from gan_lib import metrics
+from gan_lib.data import load_dataset
+from gan_lib.paths import REPO_ROOT
+from gan_lib.plots import image_grid
+from gan_lib.training import load_sampler
+
+# %% tags=["parameters"]
+runs_root = "runs"
+source_dir = "results/source/openmoji-laptop"
+
+# %%
+runs = {str(p.parent.relative_to(REPO_ROOT / runs_root)): p.parent
+        for p in sorted((REPO_ROOT / runs_root).glob("*/*/config.json"))}
+runs["source: " + source_dir] = REPO_ROOT / source_dir
+picker = widgets.Dropdown(options=list(runs), description="run", layout={"width": "60%"})
+truncation = widgets.FloatSlider(value=0.0, min=0.0, max=2.0, step=0.1, description="truncation")
+seed = widgets.IntSlider(value=0, min=0, max=999, description="seed")
+klass = widgets.Dropdown(description="class")
+steps = widgets.IntSlider(value=8, min=2, max=16, description="interp steps")
+show_nn = widgets.Checkbox(value=False, description="nearest training image")
+out = widgets.Output()
+state = {}
+
+
+def enlarge(grid: np.ndarray, scale: int = 3) -> Image.Image:
+    image = Image.fromarray(grid)
+    return image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+
+
+def load(_=None):
+    cfg, sampler = load_sampler(runs[picker.value])
+    dataset = load_dataset(cfg.data_name, cfg.data_resolution)
+    state.update(cfg=cfg, sampler=sampler, dataset=dataset)
+    names = dataset.class_names if sampler.miner is None else ("miner (mined region of the source)",)
+    klass.options = [(n, i) for i, n in enumerate(names)]
+    render()
+
+
+def render(_=None):
+    sampler, dataset = state["sampler"], state["dataset"]
+    z, _ = metrics.fixed_latents(16, sampler.dim_z, 1, seed.value, truncation.value)
+    y = torch.full((16,), klass.value or 0, dtype=torch.long)
+    ends = z[:2]
+    weights = torch.linspace(0, 1, steps.value).unsqueeze(1)
+    path = (1 - weights) * ends[0] + weights * ends[1]
+    with torch.no_grad():
+        samples = metrics.to_uint8(sampler(z, y)).permute(0, 2, 3, 1).numpy()
+        interp = metrics.to_uint8(sampler(path, y[: steps.value])).permute(0, 2, 3, 1).numpy()
+    with out:
+        out.clear_output(wait=True)
+        display(enlarge(image_grid(samples, nrow=8)), enlarge(image_grid(interp, nrow=steps.value)))
+        if show_nn.value:
+            report = metrics.memorization(metrics.image_features(samples[:8], metrics.inception_extractor()),
+                                          metrics.reference_features(dataset, metrics.inception_extractor()))
+            pairs = np.stack([x for i in range(8) for x in (samples[i], dataset.images[report.index[i]])])
+            display(enlarge(image_grid(pairs, nrow=2)))
+
+
+picker.observe(load, "value")
+for w in (truncation, seed, klass, steps, show_nn):
+    w.observe(render, "value")
+display(widgets.VBox([picker, widgets.HBox([truncation, seed]), widgets.HBox([klass, steps, show_nn]), out]))
+load()

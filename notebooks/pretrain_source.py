@@ -1,0 +1,73 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Pretrain the source BigGAN on OpenMoji
+#
+# The transfer variants start from this class-conditional BigGAN (10 OpenMoji groups). The committed model in
+# `results/source/openmoji-laptop/` was trained with these parameters on a GPU; executing this notebook again finds
+# it finished and only evaluates it. Delete that folder's `weights.pt` to train it again (on the CPU this takes a few
+# hours; on a GPU about five minutes).
+
+# %%
+import json
+from pathlib import Path
+
+import torch
+from IPython.display import Image, display
+
+from gan_lib import metrics
+from gan_lib.checkpoint import atomic_write_bytes
+from gan_lib.config import make_config
+from gan_lib.data import load_dataset
+from gan_lib.paths import REPO_ROOT
+from gan_lib.plots import sample_grid
+from gan_lib.training import export_weights, load_sampler, resolve_device, train
+
+# %% tags=["parameters"]
+steps = 5000  # G updates
+batch_size = 64
+ema_start = 1000  # step at which the EMA generator starts averaging
+ema_decay = 0.999
+ckpt_every = 1000
+device = None  # auto | cpu | cuda; None: the preset's (auto)
+fid_samples = 1000  # generated images for the source's FID against openmoji
+source_dir = "results/source/openmoji-laptop"
+
+# %%
+overrides = {"train_device": device} if device else {}
+cfg = make_config("laptop", "scratch", data_name="openmoji", opt_steps=steps, opt_batch_size=batch_size,
+                  eval_num_samples=0, g_ema_start=ema_start, g_ema_decay=ema_decay, ckpt_every=ckpt_every,
+                  **overrides)
+images = load_dataset("openmoji", cfg.data_resolution)
+source_dir = REPO_ROOT / source_dir  # relative locations are relative to the repository
+print(f"{len(images)} images, {len(images.class_names)} classes: {', '.join(images.class_names)}")
+
+# %%
+train(cfg, source_dir, dataset=images)
+if (Path(source_dir) / "checkpoint.pt").exists():
+    export_weights(source_dir)
+
+# %%
+torch_device = resolve_device(cfg.train_device)
+_, sampler = load_sampler(source_dir, torch_device)
+grid = sample_grid(sampler, Path(source_dir) / "samples.png", dim_z=sampler.dim_z, n_classes=sampler.n_classes,
+                   num=80, seed=0, device=torch_device, nrow=10)
+display(Image(filename=str(grid)))
+
+# %%
+result = metrics.evaluate(sampler, dim_z=sampler.dim_z, n_classes=sampler.n_classes, dataset=images,
+                          num=fid_samples, seed=cfg.eval_seed, batch_size=cfg.eval_batch_size, device=torch_device)
+atomic_write_bytes(Path(source_dir) / "fid.json", json.dumps(result, indent=1).encode())
+result
