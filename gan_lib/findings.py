@@ -17,7 +17,7 @@ import pandas as pd
 from gan_lib import report
 from gan_lib.errors import UserError, cli_errors
 from gan_lib.paths import REPO_ROOT, results_dir
-from gan_lib.results import read_results
+from gan_lib.results import read_results, read_scalars
 
 # (variant, baseline): what each comparison of the study asks.
 COMPARISONS = [("tl", "scratch"), ("tl+da", "tl"), ("tl+da+cr", "tl+da"), ("tl+da+cr", "tl")]
@@ -119,8 +119,68 @@ def findings_markdown(df: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
+def _epochs(df: pd.DataFrame) -> pd.Series:
+    """Epochs at each row: recorded, or from images seen and the dataset size (rows from before `epochs`)."""
+    return df.epochs.fillna(df.images_seen / df.dataset_count)
+
+
+def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
+    """The DA and CR gaps of two studies side by side (the same comparisons, datasets and FID sample count), to
+    answer whether a longer budget changes their sign or size. Uses the training evaluations (eval_kind 'train')
+    so both sides have the same number of FID samples."""
+    rows = {}
+    for name, df in (("short", short), ("long", long)):
+        train = df[df.eval_kind == "train"]
+        gaps = all_gaps(train, COMPARISONS[1:])
+        epochs = _epochs(report.final_rows(train)).groupby(report.final_rows(train).dataset).median()
+        for g in gaps.itertuples():
+            rows.setdefault((g.dataset, g.variant, g.baseline), {})[name] = (g, epochs.get(g.dataset))
+    both = {k: v for k, v in rows.items() if len(v) == 2}
+    if not both:
+        return "_The two studies share no comparison yet._"
+    lines = ["| dataset | comparison | shorter budget: gap (95 % ±) | longer budget: gap (95 % ±) | reading |",
+             "|---|---|---|---|---|"]
+    for (dataset, variant, baseline), v in sorted(both.items()):
+        (gs, es), (gl, el) = v["short"], v["long"]
+        same_sign = (gs.gap_mean > 0) == (gl.gap_mean > 0)
+        ratio = abs(gl.gap_mean) / max(abs(gs.gap_mean), 1e-9)
+        size = "about the same size" if 0.9 <= ratio <= 1.1 else ("smaller" if ratio < 1 else "larger")
+        reading = ("same sign" if same_sign else "sign flips") + f", {size}" + (
+            "; resolved at the longer budget" if gl.resolved else "; not resolved at the longer budget")
+        lines.append(f"| {dataset} | {variant} − {baseline} | {_signed(gs.gap_mean)} ({gs.ci95:.1f}) at "
+                     f"{es:.0f} epochs, {int(gs.n)} seeds | {_signed(gl.gap_mean)} ({gl.ci95:.1f}) at {el:.0f} epochs, "
+                     f"{int(gl.n)} seeds | {reading} |")
+    return "\n".join(lines)
+
+
+OVERFIT_R_T = 0.6  # ADA's target for r_t: above it D is taken to overfit (Karras et al. 2020)
+
+
+def diagnostics_markdown(df: pd.DataFrame, scalars: pd.DataFrame) -> str:
+    """What the r_t curves say per dataset x variant (mean over seeds): r_t over the first and the last quarter of
+    training, the first epoch at which it stays above ADA's target, and D's accuracy over the last quarter."""
+    if scalars.empty:
+        return "_No per-step diagnostics recorded for this study._"
+    runs = df.drop_duplicates("run_id")[["run_id", "dataset", "variant"]]
+    s = scalars.merge(runs, on="run_id")
+    lines = [f"| dataset | variant | r_t, first quarter | r_t, last quarter | D accuracy, last quarter | "
+             f"epoch r_t stays > {OVERFIT_R_T} | seeds |", "|---|---|---|---|---|---|---|"]
+    order = {v: i for i, v in enumerate(report.VARIANT_ORDER)}
+    for (dataset, variant), g in sorted(s.groupby(["dataset", "variant"]), key=lambda kv: (kv[0][0],
+                                                                                           order.get(kv[0][1], 99))):
+        curve = g.groupby("epoch")[["r_t", "d_accuracy"]].mean().sort_index()
+        last_epoch = curve.index.max()
+        first_q, last_q = curve[curve.index <= last_epoch / 4], curve[curve.index > 3 * last_epoch / 4]
+        above = curve.r_t > OVERFIT_R_T
+        stays = above[::-1].cummin()[::-1].astype(bool)  # True from where r_t rose above the target for good
+        onset = f"{stays.index[stays].min():.0f}" if stays.any() else "never"
+        lines.append(f"| {dataset} | {variant} | {first_q.r_t.mean():.2f} | {last_q.r_t.mean():.2f} | "
+                     f"{last_q.d_accuracy.mean():.2f} | {onset} | {g.run_id.nunique()} |")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------------------------- README blocks
-BLOCK = re.compile(r"(<!-- generated: (?P<study>[\w.+-]+) (?P<kind>summary|gaps|findings|wall) -->\n)(?P<body>.*?)"
+BLOCK = re.compile(r"(<!-- generated: (?P<study>[\w.+-]+) (?P<kind>summary|gaps|findings|wall|budget|diagnostics) -->\n)(?P<body>.*?)"
                    r"(<!-- end generated -->)", re.S)
 def wall_markdown(df: pd.DataFrame, results_root: Path) -> str:
     """Each recorded invocation of the study: when, wall minutes, runs trained and skipped, machine."""
@@ -134,6 +194,7 @@ def wall_markdown(df: pd.DataFrame, results_root: Path) -> str:
     return "\n".join(lines)
 
 
+BUDGET_BASELINE = "laptop"  # the study a `budget` block compares with: the default, 40 / 4 epochs
 RENDER = {"summary": summary_markdown, "gaps": gaps_markdown, "findings": findings_markdown}
 
 
@@ -147,8 +208,15 @@ def render_readme(text: str, results_root: Path) -> str:
             cache[study] = read_results(results_root, study)
             if cache[study].empty:
                 raise UserError(f"README block names study {study!r}, which has no results under {results_root}")
-        body = (wall_markdown(cache[study], results_root) if m["kind"] == "wall"
-                else RENDER[m["kind"]](cache[study]))
+        kind, df = m["kind"], cache[study]
+        if kind == "wall":
+            body = wall_markdown(df, results_root)
+        elif kind == "budget":
+            body = budget_markdown(df, read_results(results_root, BUDGET_BASELINE))
+        elif kind == "diagnostics":
+            body = diagnostics_markdown(df, read_scalars(results_root, study))
+        else:
+            body = RENDER[kind](df)
         return m.group(1) + body + "\n" + m.group(5)
 
     return BLOCK.sub(block, text)

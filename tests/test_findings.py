@@ -36,3 +36,28 @@ def test_findings_follow_the_numbers():
 def test_findings_of_an_empty_study_say_so():
     empty = fake_results({}).reindex(columns=fake_results({"tl": [1.0]}).columns)
     assert findings_markdown(empty).startswith("_No finished runs")
+
+
+def with_epochs(df: pd.DataFrame, epochs: float) -> pd.DataFrame:
+    return df.assign(epochs=epochs, images_seen=0, dataset_count=1)
+
+
+def test_budget_comparison_says_when_a_gap_flips_sign():
+    from gan_lib.findings import budget_markdown
+
+    short = with_epochs(fake_results({"tl": [100, 110, 105], "tl+da": [120, 131, 124]}), 40)
+    long = with_epochs(fake_results({"tl": [100, 110, 105], "tl+da": [80, 91, 84]}), 150)
+    table = budget_markdown(long, short)
+    assert "| faces | tl+da − tl | +20.0" in table and "at 40 epochs" in table and "at 150 epochs" in table
+    assert "sign flips, about the same size; resolved at the longer budget" in table
+
+
+def test_diagnostics_find_when_r_t_rises_above_ada_target_and_stays():
+    from gan_lib.findings import diagnostics_markdown
+
+    epochs = list(range(0, 100, 10))
+    r_t = [0.1, 0.2, 0.7, 0.3, 0.4, 0.65, 0.7, 0.8, 0.9, 0.9]  # a blip at 20, above for good from 50
+    scalars = pd.DataFrame({"run_id": "r", "epoch": epochs, "r_t": r_t, "d_accuracy": 0.9})
+    runs = pd.DataFrame([{"run_id": "r", "dataset": "faces", "variant": "tl"}])
+    row = diagnostics_markdown(runs, scalars).splitlines()[-1]
+    assert row == "| faces | tl | 0.33 | 0.87 | 0.90 | 50 | 1 |"
