@@ -243,6 +243,14 @@ def grid(study: str, preset: str, datasets: list[str], variants: list[str], seed
     return specs
 
 
+def check_sources(specs: list[RunSpec]) -> None:
+    """Before anything trains: every transfer source exists (else one line saying how to get it)."""
+    from gan_lib.models import find_source
+
+    for source in sorted({spec.config().transfer_source for spec in specs if spec.variant != "scratch"}):
+        find_source(source)
+
+
 def record_invocation(results_root: Path, study: str, started: str, seconds: float, outcomes: dict[str, str],
                       jobs: int) -> Path:
     """Append this invocation's wall time and outcomes to `results/studies/<study>.json`."""
@@ -298,6 +306,7 @@ def _run(args: argparse.Namespace) -> int:
     options = {k: True for k in ("channels_last", "bf16", "torch_compile") if getattr(args, k)}
     specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained, options,
                  args.epochs)
+    check_sources(specs)
     results_root = Path(args.results_root) if args.results_root else results_dir()
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
     outcomes = run_study(specs, jobs=args.jobs, runs_root=Path(args.runs_root), results_root=results_root,
