@@ -136,9 +136,9 @@ def execute_run(spec: RunSpec, runs_root: Path, results_root: Path, output_root:
 def record_failed_run(spec: RunSpec, message: str, runs_root: Path, results_root: Path) -> str:
     """Write the run's rows as failed, with the step it reached and why; returns the message recorded.
     Evaluations it finished before failing are kept (marked failed)."""
-    from gan_lib.checkpoint import load_latest
     from gan_lib.provenance import read_starts
     from gan_lib.results import make_rows, run_path, write_rows
+    from gan_lib.run_dir import trained_weights
     from gan_lib.training import read_status
 
     run_dir = runs_root / spec.study / spec.run_id
@@ -147,7 +147,7 @@ def record_failed_run(spec: RunSpec, message: str, runs_root: Path, results_root
         message = f"{status['message']} ({message})"
     try:
         cfg = spec.config()
-        saved = load_latest(run_dir) if run_dir.exists() else None
+        saved = trained_weights(run_dir) if run_dir.exists() else None  # weights.pt of a slim run has its rows
         evaluations = saved["rows"] if saved else []
         rows = make_rows(cfg, evaluations, run_id=spec.run_id, study=spec.study, device="unknown",
                          dataset_count=0, status="failed", message=message, starts=read_starts(run_dir))
