@@ -220,7 +220,13 @@ def fetch(release: Release = BIGGAN_128, dest: str | Path | None = None, *, sha2
         log.warning("no sha256 is pinned for %s (none is published): the archive's is %s. Pass --sha256 %s to "
                     "check later downloads, or pin it as %s.sha256 in gan_lib/fetch.py", release.archive, digest,
                     digest, release.name.upper().replace("-", "_"))
-    install(path, release, dest, {**where, "sha256": digest, "sha256_checked": expected is not None})
+    try:
+        install(path, release, dest, {**where, "sha256": digest, "sha256_checked": expected is not None})
+    except UserError as err:
+        if archive is None:  # a bad download would otherwise be found whole and reused by every retry
+            path.unlink()
+            raise UserError(f"{err}; deleted the download, run the command again to fetch it anew") from None
+        raise
     if archive is None:
         path.unlink()  # the archive also holds optimizer states the study does not need
     return dest

@@ -144,6 +144,15 @@ def test_fetch_refuses_an_archive_without_the_checkpoint(release, tmp_path, serv
     assert not (tmp_path / "biggan-test").exists() and bad.exists()
 
 
+def test_fetch_deletes_a_download_that_does_not_unpack(release, tmp_path, server):
+    server.payload = b"an error page served as a file"
+    unpinned = fetch.Release(**{**release.__dict__, "sha256": None})
+    with pytest.raises(UserError, match="not a readable zip.*deleted the download"):
+        fetch.fetch(unpinned, tmp_path / "biggan-test", progress=False)
+    assert not (tmp_path / "biggan-test").exists()
+    assert not list((tmp_path / "cache" / "downloads").glob("release.zip*"))
+
+
 def test_release_config_builds_the_released_architecture():
     """config.json written for biggan-128 builds models with every tensor name and shape of the release."""
     shapes = json.loads((FIXTURES / "biggan_pytorch_128_state_dict_shapes.json").read_text())
@@ -164,3 +173,15 @@ def test_study_without_the_paper_source_says_how_to_fetch_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "python -m gan_lib.fetch biggan-128" in err and err.count("\n") == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_cli_one_line_error_then_install(release, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(fetch.RELEASES, release.name, release)
+    args = [release.name, "--dest", str(tmp_path / "biggan-test"), "--quiet"]
+    with pytest.raises(SystemExit) as exit_info:
+        fetch.main(args + ["--sha256", "0" * 64])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and "not the expected" in err
+    assert not (tmp_path / "biggan-test").exists()
+    assert fetch.main(args) == 0 and "installed in" in capsys.readouterr().out
+    load_biggan_pytorch(tmp_path / "biggan-test")
