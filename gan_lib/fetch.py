@@ -18,6 +18,7 @@ is printed, recorded in `SOURCE.json`, and checked only when passed with `--sha2
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import logging
 import os
@@ -124,7 +125,7 @@ def download_archive(release: Release, urls: tuple[str, ...], *, progress: bool 
             log.info("downloading %s%s", url, f" (resuming at {part.stat().st_size:,} bytes)" if part.exists() else "")
             download_resumable(url, part, progress=progress)
             return part
-        except (urllib.error.URLError, OSError, ValueError) as err:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
             errors.append(" ".join(f"{url}: {type(err).__name__}: {err}".split()))
             log.warning("download failed: %s", errors[-1])
     kept = f"{part.stat().st_size:,} bytes kept in {part}; run the same command again to resume" \

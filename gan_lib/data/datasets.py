@@ -239,5 +239,6 @@ def list_datasets() -> list[dict]:
             manifest = json.loads((cache.folder(name, prepared[0]) / "manifest.json").read_text())
             count = manifest.get("count", count)
         rows.append({"name": name, "role": spec.role, "stands_for": spec.stands_for, "count": count,
-                     "licence": spec.licence, "prepared": prepared, "offline": spec.offline})
+                     "draw": spec.draw, "seed": spec.seed, "licence": spec.licence, "prepared": prepared,
+                     "offline": spec.offline})
     return rows
