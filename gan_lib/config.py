@@ -20,6 +20,7 @@ RESOLUTIONS = (16, 32, 64, 128)
 LOSSES = ("hinge", "ns")
 AUG_OPS = ("color", "translation", "cutout")
 DEVICES = ("auto", "cpu", "cuda")
+CKPT_KEEP = ("full", "weights")
 DIFFAUGMENT_POLICY = "color,translation,cutout"
 SOURCE_CHECKPOINT = "results/source/openmoji-laptop"  # committed source model of the offline default study
 
@@ -91,6 +92,8 @@ class Config:
     eval_batch_size: int = 50
     eval_truncation: float = 0.0  # 0 = no truncation
     ckpt_every: int = 250  # steps between checkpoints (also written at every evaluation and at the end)
+    ckpt_keep_final: str = "full"  # what a finished run keeps: full (checkpoint.pt + .prev: exact resume, optimizer
+    #   state) | weights (only weights.pt, verified before the checkpoints go; enough to sample, evaluate, transfer)
     log_every: int = 10  # steps averaged into one row of the per-step scalars (losses, D diagnostics)
 
     def __post_init__(self) -> None:
@@ -151,6 +154,8 @@ def _problems(c: Config) -> list[str]:
         out.append(f"aug_policy {c.aug_policy!r} may only name {', '.join(AUG_OPS)} (comma-separated), or be empty")
     if c.opt_loss not in LOSSES:
         out.append(f"opt_loss must be one of {LOSSES}, got {c.opt_loss!r}")
+    if c.ckpt_keep_final not in CKPT_KEEP:
+        out.append(f"ckpt_keep_final must be one of {', '.join(CKPT_KEEP)}, got {c.ckpt_keep_final!r}")
     if c.train_device not in DEVICES:
         out.append(f"train_device must be one of {DEVICES}, got {c.train_device!r}")
     for key in ("g_ch", "d_ch", "opt_batch_size", "d_steps", "eval_every", "eval_batch_size", "ckpt_every",
@@ -203,12 +208,13 @@ PRESETS: dict[str, dict[str, Any]] = {
                    miner_stage1_steps=40, g_ema_decay=0.99, transfer_source=SOURCE_CHECKPOINT,
                    train_threads=2),
     # The original study: 128 px, the BigGAN-PyTorch 128x128 architecture so the released checkpoint loads; 150
-    # epochs as the thesis trained (2,344 steps of the 1,000 bedrooms, 235 of the 100 Obama faces).
+    # epochs as the thesis trained (2,344 steps of the 1,000 bedrooms, 235 of the 100 Obama faces). A checkpoint is
+    # 2.17 GB here, so a finished run keeps only weights.pt (0.6 GB; README: disk and time of the paper study).
     "paper": dict(data_resolution=128, g_ch=96, d_ch=96, g_attn="64", d_attn="64", g_dim_z=120,
                   g_shared_dim=128, opt_batch_size=32, opt_epochs=150.0, d_steps=2, opt_g_lr=1e-4,
                   opt_d_lr=4e-4, eval_points=5, eval_num_samples=5000, eval_batch_size=100,
                   ckpt_every=500, miner_stage1_steps=200, transfer_source="pretrained/biggan-128",
-                  data_name="lsun-bedroom-1000"),
+                  data_name="lsun-bedroom-1000", ckpt_keep_final="weights"),
 }
 
 

@@ -25,27 +25,37 @@ def load_source(path: str | Path) -> tuple[Generator, Discriminator, dict[str, A
     """A pretrained (G, D) and its architecture: our own run directory or a BigGAN-PyTorch checkpoint folder."""
     from gan_lib.pretrained import load_biggan_pytorch
 
-    path = Path(path)
-    if not path.is_absolute() and not path.exists() and (REPO_ROOT / path).exists():
-        path = REPO_ROOT / path  # the committed source, named relative to the repository
-    state = trained_weights(path) if (path / "config.json").exists() else None
+    path = find_source(path)
+    state = trained_weights(path)
     if state is not None:
         src_cfg = load_config(path / "config.json")
         g, d = build_gan(src_cfg, n_classes=state["n_classes"])
         g.load_state_dict(state["G_ema"] if "G_ema" in state else state["G"])
         d.load_state_dict(state["D"])
         return g, d, {key: getattr(src_cfg, key) for key in ARCH_FIELDS}
+    g, d = load_biggan_pytorch(path)
+    if d is None:
+        raise UserError(f"{path} has no D.pth; transfer fine-tunes the discriminator too")
+    cfg = json.loads((path / "config.json").read_text())
+    attn = {k: "" if str(cfg[k]) == "0" else str(cfg[k]) for k in ("G_attn", "D_attn")}
+    arch = dict(data_resolution=cfg["resolution"], g_ch=cfg["G_ch"], d_ch=cfg["D_ch"], g_attn=attn["G_attn"],
+                d_attn=attn["D_attn"], g_dim_z=cfg["dim_z"], g_shared_dim=cfg["shared_dim"], g_hier=cfg["hier"])
+    return g, d, arch
+
+
+def find_source(path: str | Path) -> Path:
+    """A transfer source's folder (a relative one found in the repository too), or a UserError saying how to get
+    one: the released BigGAN for the `paper` preset's `pretrained/biggan-128`, else a run of pretrain_source."""
+    path = Path(path)
+    if not path.is_absolute() and not path.exists() and (REPO_ROOT / path).exists():
+        path = REPO_ROOT / path  # the committed source, named relative to the repository
     if (path / "config.json").exists():
-        g, d = load_biggan_pytorch(path)
-        if d is None:
-            raise UserError(f"{path} has no D.pth; transfer fine-tunes the discriminator too")
-        cfg = json.loads((path / "config.json").read_text())
-        attn = {k: "" if str(cfg[k]) == "0" else str(cfg[k]) for k in ("G_attn", "D_attn")}
-        arch = dict(data_resolution=cfg["resolution"], g_ch=cfg["G_ch"], d_ch=cfg["D_ch"], g_attn=attn["G_attn"],
-                    d_attn=attn["D_attn"], g_dim_z=cfg["dim_z"], g_shared_dim=cfg["shared_dim"], g_hier=cfg["hier"])
-        return g, d, arch
-    raise UserError(f"transfer source {path} is neither a gan_lib run directory (config.json + checkpoint.pt) nor "
-                    f"a BigGAN-PyTorch folder (config.json + G_ema.pth + D.pth); run pretrain_source or download it")
+        return path
+    hint = ("fetch the released BigGAN with `python -m gan_lib.fetch biggan-128`" if path.name == "biggan-128" else
+            "train one with notebooks/pretrain_source.ipynb, or fetch the released BigGAN with "
+            "`python -m gan_lib.fetch biggan-128` and pass pretrained/biggan-128")
+    raise UserError(f"transfer source {path} is neither a gan_lib run directory (config.json + checkpoint.pt or "
+                    f"weights.pt) nor a BigGAN-PyTorch folder (config.json + G_ema.pth + D.pth); {hint}")
 
 
 def build_gan(cfg: Config, n_classes: int) -> tuple[Generator, Discriminator]:

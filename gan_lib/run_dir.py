@@ -87,6 +87,31 @@ def export_weights(run_dir: str | Path, out_dir: str | Path | None = None) -> Pa
     return out_dir / WEIGHTS
 
 
+def slim_run(run_dir: str | Path) -> Path:
+    """Reduce a finished run to `weights.pt`: export it, read it back and compare it with the checkpoint, and only
+    then delete `checkpoint.pt` and `checkpoint.prev.pt` (optimizer state, needed only to resume). Idempotent."""
+    run_dir = Path(run_dir)
+    state = ckpt.load_latest(run_dir)
+    if state is None:
+        if exported_weights(run_dir) is None:
+            raise UserError(f"{run_dir} has neither a checkpoint nor weights.pt")
+        return run_dir / WEIGHTS
+    steps = load_config(run_dir / "config.json").opt_steps
+    if state["step"] < steps:
+        raise UserError(f"{run_dir} stopped at step {state['step']} of {steps}; its checkpoints are needed to "
+                        f"resume it, so they are kept")
+    back = ckpt.read_checkpoint(export_weights(run_dir))
+    for key in ("G_ema", "D", "miner_ema"):
+        a, b = state[key] or {}, back[key] or {}
+        if a.keys() != b.keys() or not all(torch.equal(a[k], b[k]) for k in a):
+            raise UserError(f"{run_dir / WEIGHTS} does not hold the checkpoint's {key}; the checkpoints are kept")
+    if back["step"] != state["step"] or len(back["rows"]) != len(state["rows"]):
+        raise UserError(f"{run_dir / WEIGHTS} does not match the checkpoint's step and rows; the checkpoints are kept")
+    for name in (f".{ckpt.CHECKPOINT}.new", ckpt.CHECKPOINT, ckpt.PREVIOUS):
+        (run_dir / name).unlink(missing_ok=True)
+    return run_dir / WEIGHTS
+
+
 class Checkpointer:
     """Saves a run's state at most once per step, after checking its weights, with the wall time of all its starts."""
 

@@ -136,9 +136,9 @@ def execute_run(spec: RunSpec, runs_root: Path, results_root: Path, output_root:
 def record_failed_run(spec: RunSpec, message: str, runs_root: Path, results_root: Path) -> str:
     """Write the run's rows as failed, with the step it reached and why; returns the message recorded.
     Evaluations it finished before failing are kept (marked failed)."""
-    from gan_lib.checkpoint import load_latest
     from gan_lib.provenance import read_starts
     from gan_lib.results import make_rows, run_path, write_rows
+    from gan_lib.run_dir import trained_weights
     from gan_lib.training import read_status
 
     run_dir = runs_root / spec.study / spec.run_id
@@ -147,7 +147,7 @@ def record_failed_run(spec: RunSpec, message: str, runs_root: Path, results_root
         message = f"{status['message']} ({message})"
     try:
         cfg = spec.config()
-        saved = load_latest(run_dir) if run_dir.exists() else None
+        saved = trained_weights(run_dir) if run_dir.exists() else None  # weights.pt of a slim run has its rows
         evaluations = saved["rows"] if saved else []
         rows = make_rows(cfg, evaluations, run_id=spec.run_id, study=spec.study, device="unknown",
                          dataset_count=0, status="failed", message=message, starts=read_starts(run_dir))
@@ -243,6 +243,14 @@ def grid(study: str, preset: str, datasets: list[str], variants: list[str], seed
     return specs
 
 
+def check_sources(specs: list[RunSpec]) -> None:
+    """Before anything trains: every transfer source exists (else one line saying how to get it)."""
+    from gan_lib.models import find_source
+
+    for source in sorted({spec.config().transfer_source for spec in specs if spec.variant != "scratch"}):
+        find_source(source)
+
+
 def record_invocation(results_root: Path, study: str, started: str, seconds: float, outcomes: dict[str, str],
                       jobs: int) -> Path:
     """Append this invocation's wall time and outcomes to `results/studies/<study>.json`."""
@@ -298,6 +306,7 @@ def _run(args: argparse.Namespace) -> int:
     options = {k: True for k in ("channels_last", "bf16", "torch_compile") if getattr(args, k)}
     specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained, options,
                  args.epochs)
+    check_sources(specs)
     results_root = Path(args.results_root) if args.results_root else results_dir()
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
     outcomes = run_study(specs, jobs=args.jobs, runs_root=Path(args.runs_root), results_root=results_root,

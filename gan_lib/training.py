@@ -38,7 +38,7 @@ from gan_lib.monitor import (DivergenceError, check_losses, check_weights, d_dia
                              log_scalars, record_evaluation)
 from gan_lib.provenance import record_start
 from gan_lib.run_dir import (SCALARS, WEIGHTS, Checkpointer, export_weights, exported_weights, prepare_run_dir,
-                             read_status, trained_weights, write_scalars, write_status)
+                             read_status, slim_run, trained_weights, write_scalars, write_status)
 from gan_lib.train_state import TrainState
 
 # The loop, and the run's bookkeeping that has always been importable from here (`training.load_sampler`, ...).
@@ -253,4 +253,6 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
     finally:
         bar.close()
     write_status(run_dir, "finished", s.step)
+    if cfg.ckpt_keep_final == "weights":
+        slim_run(run_dir)
     return s.rows

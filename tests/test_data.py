@@ -264,6 +264,25 @@ def test_obama_from_local_zip(cache, tmp_path):
     assert info["prepared"] and info["count"] == 100
 
 
+def test_obama_with_the_wrong_count_is_refused_unless_accepted(cache, tmp_path, capsys):
+    """A 50-image archive is not the 100-shot set: refused in one line, the prepared cache left as it was."""
+    official = data.prepare("obama-100", 16, source=_obama_zip(tmp_path / "100-shot-obama.zip"))
+    small = tmp_path / "small.zip"
+    with zipfile.ZipFile(small, "w") as z:
+        for i, img in enumerate(_unique_images(50, (64, 64))):
+            z.writestr(f"obama/{i:03d}.png", _encoded(img))
+    with pytest.raises(UserError, match=r"gave 50 usable images, not the 100 of the official obama-100 set.*"
+                                        r"--accept-count") as err:
+        data.prepare("obama-100", 16, source=small)
+    assert "\n" not in str(err.value)
+    assert data.load_dataset("obama-100", 16).manifest["sha256"] == official.manifest["sha256"]
+    assert data.main(["prepare", "obama-100", "--resolution", "16", "--from", str(small), "--accept-count"]) == 0
+    assert "obama-100: 50 images" in capsys.readouterr().out
+    accepted = data.dataset_info("obama-100", 16)
+    assert accepted["count"] == 50 and any("accepted with --accept-count" in w for w in accepted["warnings"])
+    assert accepted["subset"] == "all 50 usable images"
+
+
 class _Response:
     """What urlopen returns; raises after `fail_after` bytes when that is set."""
 
@@ -323,6 +342,9 @@ def test_lsun_from_lmdb_draws_1000_seeded(cache, tmp_path):
     assert ds.manifest["files"] == sorted(ds.manifest["files"])
     again = data.prepare("lsun-bedroom-1000", 16, source=db, force=True)
     assert again.manifest["sha256"] == ds.manifest["sha256"]
+    info = data.dataset_info("lsun-bedroom-1000", 16)  # what the report shows about the subset
+    assert (info["draw"], info["seed"], info["candidates"]) == (1000, 0, 1101)
+    assert info["subset"] == "1,000 of 1,101 drawn with seed 0"
 
 
 def test_lsun_without_source_says_where_to_get_it(cache):

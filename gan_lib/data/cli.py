@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from", dest="source", help="local copy: archive, folder, LMDB or npm tarball")
     p.add_argument("--resolution", type=int, default=128, choices=RESOLUTIONS)
     p.add_argument("--force", action="store_true", help="rebuild even when a cache exists")
+    p.add_argument("--accept-count", action="store_true",
+                   help="prepare an original set (obama-100) even when its image count is not the official one")
     p = sub.add_parser("info", help="JSON description of a dataset")
     p.add_argument("name")
     p.add_argument("--resolution", type=int, default=128, choices=RESOLUTIONS)
@@ -54,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         print(_table(list_datasets()))
     elif args.command == "prepare":
         start = time.perf_counter()
-        ds = prepare(args.name, args.resolution, args.source, args.force, progress=True)
+        ds = prepare(args.name, args.resolution, args.source, args.force, progress=True,
+                     accept_count=args.accept_count)
         m = ds.manifest
         print(f"{ds.name}: {len(ds)} images at {ds.resolution} px, {len(ds.class_names)} classes, "
               f"{len(m['skipped'])} skipped, {sum(len(g) - 1 for g in m['duplicates'])} duplicates, "

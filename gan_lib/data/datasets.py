@@ -111,12 +111,27 @@ def _build(spec: DatasetSpec, listing: Listing, resolution: int, progress: bool)
             "skipped": skipped, "duplicates": list(duplicates.values()), "upscaled": upscaled, "warnings": warnings}
 
 
+def _check_count(spec: DatasetSpec, built: dict, where: str, accept_count: bool) -> None:
+    """An original set (`exact_count`) with another number of usable images is refused, or kept with a warning
+    when `accept_count`: a 50-image zip is not the 100-shot set, and results on it are not comparable."""
+    count = len(built["labels"])
+    if not spec.exact_count or spec.expected_count is None or count == spec.expected_count:
+        return
+    problem = (f"{where} gave {count} usable images, not the {spec.expected_count} of the official {spec.name} "
+               f"set ({len(built['skipped'])} unreadable, {sum(len(g) - 1 for g in built['duplicates'])} duplicates)")
+    if not accept_count:
+        raise UserError(f"{problem}; pass the official archive, or --accept-count to prepare it anyway "
+                        f"(results on it are not comparable with the study's)")
+    built["warnings"].append(f"{problem}; accepted with --accept-count")
+
+
 def prepare(name: str, resolution: int = 128, source: str | Path | None = None, force: bool = False,
-            *, progress: bool = False) -> ImageSet:
+            *, progress: bool = False, accept_count: bool = False) -> ImageSet:
     """Prepare (or reuse) the cache of dataset `name` at `resolution` and return it.
 
     `source`: a local copy (official archive, folder, LMDB or npm tarball) for a registered name; for a new name,
     a folder or zip imported as a custom dataset. The cache is reused unless `force` or a different `source`.
+    An original set with the wrong number of images raises a UserError unless `accept_count`.
     """
     _check_resolution(resolution)
     spec = _spec(name, source)
@@ -134,6 +149,7 @@ def prepare(name: str, resolution: int = 128, source: str | Path | None = None, 
             built = _build(spec, listing, resolution, progress)
         finally:
             listing.close()
+        _check_count(spec, built, listing.source, accept_count)
         classes = listing.classes or (name,)
         counts = np.bincount(built["labels"], minlength=len(classes))
         array_file, sha = cache.write_arrays(folder, built["images"], built["labels"])
@@ -142,6 +158,7 @@ def prepare(name: str, resolution: int = 128, source: str | Path | None = None, 
             "classes": list(classes), "class_counts": {c: int(k) for c, k in zip(classes, counts)},
             "role": spec.role, "stands_for": spec.stands_for, "source": listing.source, "source_arg": arg,
             "licence": spec.licence, "selection": spec.selection, "draw": spec.draw, "seed": spec.seed,
+            "candidates": len(listing.refs),
             "array_file": array_file, "sha256": sha, "provenance": listing.provenance,
             "warnings": built["warnings"], "skipped": built["skipped"], "rejected_by_rule": listing.rejected,
             "duplicates": built["duplicates"], "upscaled": len(built["upscaled"]),
@@ -197,8 +214,19 @@ def dataset_info(name: str, resolution: int = 128) -> dict:
             "count": manifest.get("count", spec.expected_count),
             "classes": manifest.get("classes", list(spec.classes or (name,))),
             "class_counts": manifest.get("class_counts"), "source": spec.source, "licence": spec.licence,
-            "selection": spec.selection, "sha256": manifest.get("sha256"), "warnings": manifest.get("warnings", []),
+            "selection": spec.selection, "draw": spec.draw, "seed": spec.seed,
+            "candidates": manifest.get("candidates"), "subset": subset_note(spec, manifest),
+            "sha256": manifest.get("sha256"), "warnings": manifest.get("warnings", []),
             "cache": str(cache.folder(name, resolution))}
+
+
+def subset_note(spec: DatasetSpec, manifest: dict) -> str:
+    """How the images were chosen, in a few words for a report: '1,000 of 3,033,042 drawn with seed 0'."""
+    count = manifest.get("count", spec.expected_count)
+    if spec.draw is None:
+        return f"all {count:,} usable images" if count is not None else "all usable images"
+    pool = f" of {manifest['candidates']:,}" if manifest.get("candidates") else ""
+    return f"{spec.draw:,}{pool} drawn with seed {spec.seed}"
 
 
 def list_datasets() -> list[dict]:
@@ -211,5 +239,6 @@ def list_datasets() -> list[dict]:
             manifest = json.loads((cache.folder(name, prepared[0]) / "manifest.json").read_text())
             count = manifest.get("count", count)
         rows.append({"name": name, "role": spec.role, "stands_for": spec.stands_for, "count": count,
-                     "licence": spec.licence, "prepared": prepared, "offline": spec.offline})
+                     "draw": spec.draw, "seed": spec.seed, "licence": spec.licence, "prepared": prepared,
+                     "offline": spec.offline})
     return rows

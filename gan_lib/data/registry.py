@@ -33,6 +33,7 @@ class DatasetSpec:
     expected_count: int | None = None  # images after preparation, when known in advance
     draw: int | None = None            # keep this many, drawn with `seed`; None keeps every usable image
     seed: int = 0
+    exact_count: bool = False          # an original set: any other count is refused unless accepted explicitly
     offline: bool = True               # prepares with no --from on this offline machine
     default_source: str | None = None  # custom datasets: the registered folder or zip
 
@@ -66,7 +67,7 @@ DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
     DatasetSpec(
         "obama-100", "target", "", "100-shot-obama.zip of DiffAugment (Zhao et al. 2020): "
         + " or ".join(listings.OBAMA_URLS), "no licence stated; research use (press photographs)",
-        "every image in the zip, at any depth", listings.obama_listing, expected_count=100, offline=False),
+        "every image in the zip, at any depth", listings.obama_listing, expected_count=100, exact_count=True, offline=False),
     DatasetSpec(
         "lsun-bedroom-1000", "target", "", "LSUN bedroom (Yu et al. 2015) LMDB export or image folder, via --from",
         "LSUN terms: research use only", "keys (or files) sorted; a permutation with seed 0 is walked until 1,000 "
