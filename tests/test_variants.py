@@ -93,6 +93,25 @@ def test_ada_p_rises_while_d_calls_every_real_image_real_and_falls_when_not(sign
     assert [float(r["aug_p"]) for r in rows] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]  # clamped at 1
 
 
+@pytest.mark.parametrize("p", [0.0, 1.0])
+def test_ada_p_decides_whether_d_real_d_fake_and_g_fake_are_augmented(p, monkeypatch, smoke_source, tiny_set):
+    from gan_lib import augment
+    from tests.test_methods import RecordingD
+
+    build = training.build_models
+    monkeypatch.setattr(training, "build_models", lambda cfg, n: (lambda s, d: (s, RecordingD(d)))(*build(cfg, n)))
+    monkeypatch.setattr(augment, "OPS", {name: lambda x, gen=None: x + 100.0 for name in augment.OPS})
+    cfg = smoke("tl+ada", smoke_source, miner_stage1_steps=0)
+    s = init_state(cfg, tiny_set.images, tiny_set.labels, 1)
+    s.aug_p = p
+    train_step(s)
+    b = cfg.opt_batch_size
+    d_call, g_call = s.D.calls
+    for name, x in {"D real": d_call[:b], "D fake": d_call[b:], "G fake": g_call}.items():
+        assert (x.flatten(1).min(1).values > 50).all() == (p == 1.0), f"{name} at p={p}"
+        assert (x.flatten(1).max(1).values < 50).all() == (p == 0.0), f"{name} at p={p}"
+
+
 def test_ada_rule_and_per_image_probability():
     assert ada_update(0.5, 0.7, 0.6, 64, 5000) == pytest.approx(0.5 + 64 / 5000)
     assert ada_update(0.5, 0.5, 0.6, 64, 5000) == pytest.approx(0.5 - 64 / 5000)
