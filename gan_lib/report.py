@@ -37,6 +37,13 @@ def variants_table(variants: Iterable[str] | None = None) -> pd.DataFrame:
                         index=pd.Index(names, name="variant"))
 
 
+def variants_markdown() -> str:
+    """The variants table as the README shows it (tests/test_variants.py checks the README holds it)."""
+    lines = ["| variant | what it adds | default study |", "|---|---|---|"]
+    lines += [f"| `{name}` | {v.description} | {'yes' if v.default_study else ''} |" for name, v in VARIANTS.items()]
+    return "\n".join(lines)
+
+
 def train_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df[(df.eval_kind == "train") & (df.status == "ok")]
 

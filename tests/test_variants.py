@@ -155,3 +155,11 @@ def test_the_default_study_is_the_thesis_four_with_a_truncation_sweep(monkeypatc
     study_main(["--preset", "smoke", "--datasets", "fluent-faces", "--results-root", str(tmp_path), "--no-report"])
     assert [s.variant for s in seen["specs"]] == ["scratch", "tl", "tl+da", "tl+da+cr"]
     assert seen["specs"][0].params(tmp_path, tmp_path)["truncations"] == list(EVAL_TRUNCATIONS)
+
+
+def test_readme_variants_table_is_the_variants_table():
+    from gan_lib.paths import REPO_ROOT
+
+    text = (REPO_ROOT / "README.md").read_text()
+    block = text.split("<!-- variants: gan_lib.config.VARIANTS -->\n", 1)[1].split("\n<!-- end variants -->", 1)[0]
+    assert block == report.variants_markdown(), "README's variants table differs from config.VARIANTS"
