@@ -1,8 +1,11 @@
-"""DiffAugment (Zhao et al. 2020, "Differentiable Augmentation for Data-Efficient GAN Training").
+"""DiffAugment (Zhao et al. 2020, "Differentiable Augmentation for Data-Efficient GAN Training"), and the same ops
+applied adaptively as ADA does (Karras et al. 2020, "Training Generative Adversarial Networks with Limited Data").
 
 Pure, differentiable, device-agnostic functions on float NCHW images in [-1, 1]. The policy string names the ops
-applied in order: any of `color`, `translation`, `cutout`, comma-separated; "" is the identity. Also the
-flip-and-translate transform T of consistency regularization (Zhang et al. 2019).
+applied in order: any of `color`, `translation`, `cutout`, `flip`, comma-separated; "" is the identity. DiffAugment
+applies every op to every image; ADA applies each op to each image with probability p, and moves p after every few
+steps by the sign of r_t - target (`ada_update`). Also the flip-and-translate transform T of consistency
+regularization (Zhang et al. 2019).
 """
 
 from __future__ import annotations
@@ -67,7 +70,13 @@ def cutout(x: torch.Tensor, gen: Generator = None, ratio: float = 0.5) -> torch.
     return x * (~inside).unsqueeze(1).to(x.dtype)
 
 
-OPS = {"color": color, "translation": translation, "cutout": cutout}
+def flip(x: torch.Tensor, gen: Generator = None) -> torch.Tensor:
+    """Mirror each image left-right with probability 1/2."""
+    mirrored = torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=gen) < 0.5
+    return torch.where(mirrored, x.flip(3), x)
+
+
+OPS = {"color": color, "translation": translation, "cutout": cutout, "flip": flip}
 
 
 def diff_augment(x: torch.Tensor, policy: str, gen: Generator = None) -> torch.Tensor:
@@ -77,7 +86,22 @@ def diff_augment(x: torch.Tensor, policy: str, gen: Generator = None) -> torch.T
     return x
 
 
+def adaptive_augment(x: torch.Tensor, policy: str, p: float, gen: Generator = None) -> torch.Tensor:
+    """ADA's way of applying the ops of `policy`: each op to each image independently with probability `p`.
+    The random draws do not depend on p (p = 0 returns the images unchanged, p = 1 is `diff_augment`'s effect)."""
+    for name in filter(None, policy.split(",")):
+        hit = torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=gen) < p
+        x = torch.where(hit, OPS[name](x, gen), x)
+    return x
+
+
+def ada_update(p: float, r_t: float, target: float, images: int, speed_images: int) -> float:
+    """ADA's rule for p after `images` real images with mean r_t = E[sign(D(x_real))]: up by images / speed_images
+    when D is surer of the reals than `target` (overfitting), down by as much when less sure, clamped to [0, 1]."""
+    direction = (r_t > target) - (r_t < target)
+    return min(1.0, max(0.0, p + direction * images / speed_images))
+
+
 def flip_translate(x: torch.Tensor, gen: Generator = None, ratio: float = 0.125) -> torch.Tensor:
     """CR's transform T: a random horizontal flip, then a translation by up to `ratio` of the image."""
-    flip = torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=gen) < 0.5
-    return translation(torch.where(flip, x.flip(3), x), gen, ratio)
+    return translation(flip(x, gen), gen, ratio)

@@ -219,7 +219,7 @@ def _sampling_rate(state, batches: int = 4) -> float:
 
 def _cmd_train(args: argparse.Namespace) -> None:
     """Training images/s per variant: the plain reference mode and the optimized mode, side by side."""
-    from gan_lib.config import make_config
+    from gan_lib.config import VARIANTS, make_config
 
     device = torch.device(args.device)
     results, tmp = [], Path(tempfile.mkdtemp(prefix="gan_bench_"))
@@ -234,7 +234,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         source = _random_source(base, args.source_classes, tmp / f"source{batch}")
         for variant in args.variants:
             # transfer variants are timed in stage 2 (miner, G and D all train), their full cost
-            extra = {"transfer_source": source, "miner_stage1_steps": 0} if variant != "scratch" else {}
+            extra = {"transfer_source": source, "miner_stage1_steps": 0} if VARIANTS[variant].transfer else {}
             row = {"preset": args.preset, "variant": variant, "batch": batch}
             for _ in range(args.rounds):  # ABAB...: slow drift of the machine hits both modes alike
                 for mode, flags in modes:
@@ -299,6 +299,8 @@ def _cmd_kernels(args: argparse.Namespace) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from gan_lib.config import default_variants
+
     p = argparse.ArgumentParser(prog="python -m gan_lib.bench", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     f = sub.add_parser("features", help="feature extraction images/s: in memory vs clean-fid's folder path")
@@ -311,7 +313,7 @@ def _parser() -> argparse.ArgumentParser:
     f.set_defaults(run=_cmd_features)
     t = sub.add_parser("train", help="training images/s per variant: reference vs optimized mode")
     t.add_argument("--preset", default="laptop")
-    t.add_argument("--variants", nargs="+", default=["scratch", "tl", "tl+da", "tl+da+cr"])
+    t.add_argument("--variants", nargs="+", default=default_variants())
     t.add_argument("--batch", nargs="+", type=int, default=[16], help="batch sizes to time")
     t.add_argument("--steps", type=int, default=6, help="timed steps per mode (the median counts)")
     t.add_argument("--warmup", type=int, default=2)

@@ -1,4 +1,4 @@
-"""The one configuration object of a training run, its presets and the study's four variants.
+"""The one configuration object of a training run, its presets and the study's variants (`VARIANTS`).
 
 A run is `make_config(preset, variant, **overrides)`: the defaults below, then the preset's overrides, then the
 variant's method settings, then the caller's overrides. Unknown keys raise; cross-field checks live in
@@ -18,17 +18,22 @@ from gan_lib.errors import UserError
 
 RESOLUTIONS = (16, 32, 64, 128)
 LOSSES = ("hinge", "ns")
-AUG_OPS = ("color", "translation", "cutout")
+AUG_OPS = ("color", "translation", "cutout", "flip")
 DEVICES = ("auto", "cpu", "cuda")
 CKPT_KEEP = ("full", "weights")
 DIFFAUGMENT_POLICY = "color,translation,cutout"
+ADA_POLICY = "flip,translation,color,cutout"  # ADA's order: geometric, then colour, then cutout
+# Truncation thresholds (BigGAN's truncation trick; 0 = none) of the study's final-model sweep and the explorer's
+# slider, and the samples per FID of that sweep (at most; fewer when eval_num_samples is smaller).
+EVAL_TRUNCATIONS = (0.0, 0.5, 1.0, 1.5)
+TRUNCATION_SAMPLES = 200
 SOURCE_CHECKPOINT = "results/source/openmoji-laptop"  # committed source model of the offline default study
 
 
 @dataclass(frozen=True)
 class Config:
     # Identity: which variant of the study this run is ("custom" allows any method settings).
-    variant: str = "scratch"  # scratch | tl | tl+da | tl+da+cr | custom
+    variant: str = "scratch"  # a name from VARIANTS (below), or custom
     preset: str = "custom"  # name of the preset the run started from (recorded, not used)
 
     # Data: which images. data_seed picks the subset; train_seed drives everything random in training.
@@ -52,6 +57,7 @@ class Config:
     d_attn: str = ""
     d_wide: bool = True
     d_steps: int = 1  # D updates per G update
+    d_freeze_blocks: int = 0  # FreezeD (Mo et al. 2020): D's lowest (input-side) blocks kept fixed; 0 = none
     sn_eps: float = 1e-6  # spectral-norm epsilon, G and D
 
     # Transfer learning through a MineGAN miner (Wang et al. 2019). "" = train from scratch.
@@ -61,7 +67,12 @@ class Config:
     miner_lr: float = 2e-4
 
     # DiffAugment (Zhao et al. 2020) on real and fake images. "" = off.
-    aug_policy: str = ""  # comma-separated subset of color, translation, cutout
+    aug_policy: str = ""  # comma-separated ops of color, translation, cutout, flip, applied in the order named
+    # ADA (Karras et al. 2020): each op of aug_policy hits each image with probability p, which moves towards
+    # the target of r_t = E[sign(D(x_real))]. 0 = off (every op on every image: DiffAugment); the paper uses 0.6.
+    aug_ada_target: float = 0.0
+    aug_ada_interval: int = 4  # steps between updates of p
+    aug_ada_images: int = 5000  # real images for p to move by 1 (paper: 500k; 5k: 0 to 1 in ~310 steps of 16)
 
     # Consistency regularization (Zhang et al. 2019) on real images. 0 = off; the paper uses 10.
     cr_weight: float = 0.0
@@ -140,7 +151,7 @@ def _problems(c: Config) -> list[str]:
     if c.variant not in VARIANTS and c.variant != "custom":
         out.append(f"unknown variant {c.variant!r}; choose one of {', '.join(VARIANTS)} (or 'custom')")
     elif c.variant != "custom":
-        for key, want in VARIANTS[c.variant].items():
+        for key, want in variant_settings(c.variant).items():
             if key == "transfer_source":
                 if bool(want) != bool(c.transfer_source):
                     need = "needs a pretrained source (pass --pretrained DIR)" if want else "trains from scratch: drop the pretrained source"
@@ -159,16 +170,22 @@ def _problems(c: Config) -> list[str]:
     if c.train_device not in DEVICES:
         out.append(f"train_device must be one of {DEVICES}, got {c.train_device!r}")
     for key in ("g_ch", "d_ch", "opt_batch_size", "d_steps", "eval_every", "eval_batch_size", "ckpt_every",
-                "g_dim_z", "g_shared_dim", "miner_hidden", "log_every"):
+                "g_dim_z", "g_shared_dim", "miner_hidden", "log_every", "aug_ada_interval", "aug_ada_images"):
         if getattr(c, key) < 1:
             out.append(f"{key} must be a positive integer, got {getattr(c, key)}")
     for key in ("opt_steps", "data_count", "miner_stage1_steps", "eval_num_samples", "g_ema_start", "train_threads",
-                "eval_points", "eval_final_num_samples"):
+                "eval_points", "eval_final_num_samples", "d_freeze_blocks"):
         if getattr(c, key) < 0:
             out.append(f"{key} must be zero or positive, got {getattr(c, key)}")
     for key in ("opt_g_lr", "opt_d_lr", "miner_lr"):
         if not getattr(c, key) > 0:
             out.append(f"{key} must be positive, got {getattr(c, key)}")
+    if not 0 <= c.aug_ada_target < 1:
+        out.append(f"aug_ada_target must be in [0, 1) (0 = off; ADA uses 0.6), got {c.aug_ada_target}")
+    elif c.aug_ada_target and not c.aug_policy:
+        out.append("aug_ada_target is set but aug_policy is empty: ADA needs ops to apply with probability p")
+    if c.d_freeze_blocks and not c.transfer_source:
+        out.append("d_freeze_blocks is set but there is no transfer_source: FreezeD keeps pretrained blocks fixed")
     if c.cr_weight < 0:
         out.append(f"cr_weight must be zero (off) or positive, got {c.cr_weight}")
     if not 0 <= c.g_ema_decay < 1:
@@ -188,13 +205,50 @@ def _problems(c: Config) -> list[str]:
     return out
 
 
-# The study's four variants: each fixes the method settings it is about.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "scratch": {"transfer_source": "", "aug_policy": "", "cr_weight": 0.0},
-    "tl": {"transfer_source": True, "aug_policy": "", "cr_weight": 0.0},
-    "tl+da": {"transfer_source": True, "aug_policy": DIFFAUGMENT_POLICY, "cr_weight": 0.0},
-    "tl+da+cr": {"transfer_source": True, "aug_policy": DIFFAUGMENT_POLICY, "cr_weight": 10.0},
+@dataclass(frozen=True)
+class Variant:
+    """One variant of the study: the method settings it fixes (beside METHOD_DEFAULTS) and a one-line description
+    for `--help`, the README and the report. `transfer` asks for a pretrained source (MineGAN miner)."""
+
+    description: str
+    transfer: bool = False
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)
+    default_study: bool = False  # part of the default study (the thesis's four)
+
+
+# The method fields every variant fixes; a variant names only those it changes.
+METHOD_DEFAULTS: dict[str, Any] = {"aug_policy": "", "cr_weight": 0.0, "d_freeze_blocks": 0, "aug_ada_target": 0.0}
+
+# The study's variants, in the report's order. Adding a variant is one entry here: the config checks, the study
+# and train commands, the notebooks and the report all read this table.
+VARIANTS: dict[str, Variant] = {
+    "scratch": Variant("BigGAN (Brock et al. 2018) trained from scratch on the target", default_study=True),
+    "tl": Variant("transfer: a pretrained BigGAN behind a MineGAN miner (Wang et al. 2019), miner first, then "
+                  "fine-tuning of all", transfer=True, default_study=True),
+    "tl+da": Variant("+ DiffAugment (`color,translation,cutout`) on real and fake images (Zhao et al. 2020)",
+                     transfer=True, settings={"aug_policy": DIFFAUGMENT_POLICY}, default_study=True),
+    "tl+da+cr": Variant("+ consistency regularization, λ = 10, flip + translation (Zhang et al. 2019)", transfer=True,
+                        settings={"aug_policy": DIFFAUGMENT_POLICY, "cr_weight": 10.0}, default_study=True),
+    "tl+freezed": Variant("transfer with D's 2 lowest (input-side) blocks frozen: FreezeD (Mo et al. 2020)",
+                          transfer=True, settings={"d_freeze_blocks": 2}),
+    "tl+ada": Variant("transfer + adaptive augmentation: flip, translation, color, cutout, each with probability "
+                      "p steered by r_t towards 0.6 (ADA, Karras et al. 2020)", transfer=True,
+                      settings={"aug_policy": ADA_POLICY, "aug_ada_target": 0.6}),
+    "scratch+da": Variant("DiffAugment (`color,translation,cutout`) without transfer (Zhao et al. 2020)",
+                          settings={"aug_policy": DIFFAUGMENT_POLICY}),
 }
+
+
+def variant_settings(name: str) -> dict[str, Any]:
+    """Every method setting variant `name` fixes (transfer_source as a bool: whether it needs one)."""
+    v = VARIANTS[name]
+    return {"transfer_source": v.transfer, **METHOD_DEFAULTS, **v.settings}
+
+
+def default_variants() -> list[str]:
+    """The variants of the default study, in table order."""
+    return [name for name, v in VARIANTS.items() if v.default_study]
+
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Tiny: a few steps in seconds on a CPU, for tests.
@@ -234,7 +288,7 @@ def _check_keys(overrides: dict[str, Any]) -> None:
 def make_config(preset: str = "laptop", variant: str = "scratch", **overrides: Any) -> Config:
     """Defaults, then the preset, then the variant's method settings, then `overrides`.
 
-    A transfer variant keeps the preset's `transfer_source` unless overridden; `scratch` clears it.
+    A transfer variant keeps the preset's `transfer_source` unless overridden; the others clear it.
     Raises `UserError` for an unknown preset, variant or field, or settings that do not fit together.
     """
     if preset not in PRESETS:
@@ -249,7 +303,7 @@ def make_config(preset: str = "laptop", variant: str = "scratch", **overrides: A
         values["opt_epochs"] = 0.0  # a length in steps replaces the preset's length in epochs
     if "eval_every" in overrides:
         values["eval_points"] = 0  # likewise an evaluation interval replaces the preset's number of points
-    for key, want in VARIANTS.get(variant, {}).items():
+    for key, want in (variant_settings(variant) if variant in VARIANTS else {}).items():
         if key == "transfer_source":
             if not want:
                 values[key] = ""

@@ -1,5 +1,6 @@
 """The networks of a run: BigGAN's G and D (Brock et al. 2018) built from the config, or a pretrained source model
-behind a new MineGAN miner (Wang et al. 2019) for transfer, or a finished run's sampler (`load_sampler`).
+behind a new MineGAN miner (Wang et al. 2019) for transfer, with D's lowest blocks frozen for FreezeD (Mo et al.
+2020), or a finished run's sampler (`load_sampler`).
 """
 
 from __future__ import annotations
@@ -67,9 +68,19 @@ def build_gan(cfg: Config, n_classes: int) -> tuple[Generator, Discriminator]:
     return g, d
 
 
+def freeze_d_blocks(d: Discriminator, n: int) -> None:
+    """FreezeD: D's `n` lowest (input-side) blocks stop learning (requires_grad False, so the training loop leaves
+    them out of D's optimizer). Their spectral-norm vectors still update in each forward, as in the source model."""
+    if n >= len(d.blocks):
+        raise UserError(f"d_freeze_blocks={n} leaves nothing of D's {len(d.blocks)} blocks to fine-tune at "
+                        f"{d.resolution} px; freeze at most {len(d.blocks) - 1}")
+    d.blocks[:n].requires_grad_(False)
+
+
 def build_models(cfg: Config, n_classes: int) -> tuple[Sampler, Discriminator]:
     """From scratch: (G, D) for `n_classes`. Transfer: the source (G, D) behind a new miner; D's class
-    embedding becomes one target class initialised at the mean of the source classes' rows."""
+    embedding becomes one target class initialised at the mean of the source classes' rows; D's lowest
+    `d_freeze_blocks` blocks frozen (FreezeD)."""
     if not cfg.uses_transfer:
         g, d = build_gan(cfg, n_classes)
         return Sampler(g), d
@@ -85,6 +96,7 @@ def build_models(cfg: Config, n_classes: int) -> tuple[Sampler, Discriminator]:
         d.embed = type(d.embed)(1, target_row.shape[1], eps=d.embed.sn_eps)
         d.embed.weight.copy_(target_row)
     d.n_classes = 1
+    freeze_d_blocks(d, cfg.d_freeze_blocks)
     miner = Miner(dim_z=g.dim_z, n_source_classes=g.n_classes, hidden=cfg.miner_hidden)
     return Sampler(g, miner), d
 

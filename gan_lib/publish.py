@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import torch
 
 from gan_lib import evaluation, plots
-from gan_lib.config import Config
+from gan_lib.config import TRUNCATION_SAMPLES, Config
 from gan_lib.models import load_sampler
 from gan_lib.provenance import read_starts
 from gan_lib.results import make_rows, run_path, scalars_path, write_rows, write_scalars_table
@@ -53,7 +53,8 @@ def publish_run(cfg: Config, run_dir: str | Path, rows: list[dict[str, Any]], *,
         rows[-1]["nn_distance_ratio"] = summary["nn_relative_median"]
     sweep = []
     if truncations and rows and cfg.eval_num_samples:
-        for result in evaluation.truncation_sweep(sampler, truncations=truncations, **common):
+        cheap = {**common, "num": max(2, min(TRUNCATION_SAMPLES, cfg.eval_num_samples))}
+        for result in evaluation.truncation_sweep(sampler, truncations=truncations, **cheap):
             sweep.append({**rows[-1], **result, "nn_distance_ratio": None})
         summary["truncation"] = {r["truncation"]: round(r["fid"], 2) for r in sweep}
     common_rows = dict(run_id=run_id, study=study, device=device_name(device), dataset_count=len(dataset),

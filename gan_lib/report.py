@@ -4,6 +4,7 @@ runs saved under `results/figures/`."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import matplotlib
 
@@ -14,10 +15,33 @@ import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 from PIL import Image  # noqa: E402
 
-VARIANT_ORDER = ["scratch", "tl", "tl+da", "tl+da+cr"]
+from gan_lib.config import VARIANTS  # noqa: E402
+
 # The original study's one published number (Kjellberg 2021): not rerun here, shown for reference only.
 PUBLISHED = pd.DataFrame([{"dataset": "lsun-bedroom-1000", "variant": "tl+da", "setting": "128 px, 150 epochs",
                            "fid": 78.43, "source": "published (thesis, 2021)"}])
+
+
+def variant_order(present: Iterable[str]) -> list[str]:
+    """The variants in `present`, in the order of the variants table (config.VARIANTS); others (e.g. 'custom')
+    after them, sorted."""
+    present = set(present)
+    return [v for v in VARIANTS if v in present] + sorted(present - set(VARIANTS))
+
+
+def variants_table(variants: Iterable[str] | None = None) -> pd.DataFrame:
+    """What each variant adds (its one-line description), for the variants in `variants` (default: all)."""
+    names = variant_order(variants) if variants is not None else list(VARIANTS)
+    return pd.DataFrame({"what it adds": [VARIANTS[v].description if v in VARIANTS else "" for v in names],
+                         "default study": [v in VARIANTS and VARIANTS[v].default_study for v in names]},
+                        index=pd.Index(names, name="variant"))
+
+
+def variants_markdown() -> str:
+    """The variants table as the README shows it (tests/test_variants.py checks the README holds it)."""
+    lines = ["| variant | what it adds | default study |", "|---|---|---|"]
+    lines += [f"| `{name}` | {v.description} | {'yes' if v.default_study else ''} |" for name, v in VARIANTS.items()]
+    return "\n".join(lines)
 
 
 def train_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -40,7 +64,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
         n=("fid", "size"), fid_mean=("fid", "mean"), fid_std=("fid", "std"), kid_mean=("kid", "mean"),
         kid_std=("kid", "std"), train_minutes=("train_seconds", lambda s: s.median() / 60),
         samples=("num_samples", "first"))
-    order = [v for v in VARIANT_ORDER if v in table.index.get_level_values("variant")]
+    order = variant_order(table.index.get_level_values("variant"))
     return table.reindex(order, level="variant")
 
 
@@ -69,7 +93,7 @@ def paired_gaps(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
     table = gaps.groupby(["dataset", "variant"]).gap.agg(gap_mean="mean", gap_std="std", n="count")
     table["ci95"] = stats.t.ppf(0.975, table.n - 1) * table.gap_std / table.n ** 0.5
     table["resolved"] = table.gap_mean.abs() > table.ci95  # False while n < 2 (no interval)
-    order = [v for v in VARIANT_ORDER if v in table.index.get_level_values("variant")]
+    order = variant_order(table.index.get_level_values("variant"))
     return table.reindex(order, level="variant").round(1)
 
 
@@ -99,7 +123,7 @@ def fid_curves(df: pd.DataFrame, x: str = "images_seen") -> plt.Figure:
     fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5.5 * max(1, len(datasets)), 4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         sub = rows[rows.dataset == dataset]
-        hue_order = [v for v in VARIANT_ORDER if v in set(sub.variant)]
+        hue_order = variant_order(sub.variant)
         per_seed = {} if x == "images_seen" else {"units": "train_seed", "estimator": None}
         sns.lineplot(sub, x=x, y="fid", hue="variant", hue_order=hue_order, errorbar="sd", marker="o", ax=ax,
                      **per_seed)
@@ -115,7 +139,7 @@ def truncation_figure(df: pd.DataFrame) -> plt.Figure | None:
     if rows.empty:
         return None
     grid = sns.relplot(rows, x="truncation", y="fid", hue="variant", col="dataset", kind="line", marker="o",
-                       errorbar="sd", hue_order=[v for v in VARIANT_ORDER if v in set(rows.variant)],
+                       errorbar="sd", hue_order=variant_order(rows.variant),
                        height=3.5, facet_kws={"sharey": False})
     grid.set_axis_labels("truncation threshold (0 = none)", "FID")
     return grid.figure

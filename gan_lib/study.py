@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gan_lib.config import PRESETS, VARIANTS, Config, make_config
+from gan_lib.config import EVAL_TRUNCATIONS, PRESETS, VARIANTS, Config, default_variants, make_config
 from gan_lib.errors import UserError, cli_errors
 from gan_lib.paths import REPO_ROOT, results_dir
 
@@ -74,6 +74,7 @@ class RunSpec:
     pretrained: str | None = None
     epochs: float | None = None
     options: tuple[tuple[str, Any], ...] = ()  # other notebook parameters (in PARAM_FIELDS), e.g. channels_last
+    truncations: tuple[float, ...] = EVAL_TRUNCATIONS  # the final model's FID at each threshold (0 = none)
 
     @property
     def run_id(self) -> str:
@@ -90,7 +91,7 @@ class RunSpec:
 
     def params(self, runs_root: Path, results_root: Path) -> dict[str, Any]:
         return {**self.train_params(), "study": self.study, "run_id": self.run_id, "runs_root": str(runs_root),
-                "results_root": str(results_root)}
+                "results_root": str(results_root), "truncations": list(self.truncations)}
 
 
 def run_state(spec: RunSpec, results_root: Path) -> str:
@@ -222,7 +223,8 @@ def _gpu_count() -> int:
 
 def grid(study: str, preset: str, datasets: list[str], variants: list[str], seeds: list[int],
          steps: int | None = None, pretrained: str | None = None,
-         options: dict[str, Any] | None = None, epochs: float | None = None) -> list[RunSpec]:
+         options: dict[str, Any] | None = None, epochs: float | None = None,
+         truncations: tuple[float, ...] = EVAL_TRUNCATIONS) -> list[RunSpec]:
     """The runs of a study: every dataset x seed x variant."""
     for v in variants:
         if v not in VARIANTS:
@@ -234,8 +236,10 @@ def grid(study: str, preset: str, datasets: list[str], variants: list[str], seed
         raise UserError(f"unknown run option(s) {', '.join(unknown)}; known: {', '.join(PARAM_FIELDS)}")
     if steps is not None and epochs is not None:
         raise UserError("give the training length as --epochs or --steps, not both")
-    specs = [RunSpec(study, d, v, s, preset, steps, pretrained if v != "scratch" else None, epochs,
-                     tuple(sorted((options or {}).items())))
+    if any(not t >= 0 for t in truncations):
+        raise UserError(f"truncation thresholds must be 0 (none) or positive, got {list(truncations)}")
+    specs = [RunSpec(study, d, v, s, preset, steps, pretrained if VARIANTS[v].transfer else None, epochs,
+                     tuple(sorted((options or {}).items())), tuple(truncations))
              for d in datasets for s in seeds for v in variants]
     if epochs is not None:
         for spec in specs:
@@ -273,13 +277,21 @@ def record_invocation(results_root: Path, study: str, started: str, seconds: flo
     return atomic_write_bytes(path, json.dumps(history, indent=1).encode())
 
 
+def variants_help() -> str:
+    """The variants table as `--help` shows it: one line per variant, '*' marking the default study's."""
+    width = max(map(len, VARIANTS))
+    lines = [f"  {name:{width}s} {'*' if v.default_study else ' '} {v.description}" for name, v in VARIANTS.items()]
+    return "variants (* = in the default study):\n" + "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gan_lib.study", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     epilog=variants_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="laptop", help=f"one of {', '.join(PRESETS)}")
     parser.add_argument("--study", help="study name (default: the preset's name)")
     parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS))
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=default_variants(), metavar="VARIANT",
+                        help=f"default: {' '.join(default_variants())} (all: see below)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--steps", type=int, help="training length in G updates (overrides the preset's)")
     parser.add_argument("--epochs", type=float, help="training length in epochs of each run's own dataset "
@@ -290,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA only)")
     parser.add_argument("--compile", action="store_true", dest="torch_compile",
                         help="torch.compile G and D (pays off on GPUs; the first steps compile)")
+    parser.add_argument("--truncations", nargs="*", type=float, default=list(EVAL_TRUNCATIONS), metavar="T",
+                        help="final-model FID at these truncation thresholds, 0 = none (default: %(default)s; "
+                             "no value: no sweep)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (one per GPU where there are GPUs)")
     parser.add_argument("--runs-root", default=str(REPO_ROOT / "runs"), help="checkpoints (not in git)")
     parser.add_argument("--results-root", default=None, help="default: results/")
@@ -305,7 +320,7 @@ def _run(args: argparse.Namespace) -> int:
     study = args.study or args.preset
     options = {k: True for k in ("channels_last", "bf16", "torch_compile") if getattr(args, k)}
     specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained, options,
-                 args.epochs)
+                 args.epochs, tuple(args.truncations))
     check_sources(specs)
     results_root = Path(args.results_root) if args.results_root else results_dir()
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")

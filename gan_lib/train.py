@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="laptop", help=f"one of {', '.join(PRESETS)}")
     parser.add_argument("--dataset", help="dataset name (python -m gan_lib.data list)")
-    parser.add_argument("--variant", default="scratch", help=f"one of {', '.join(VARIANTS)}, or custom")
+    parser.add_argument("--variant", default="scratch",
+                        help=f"one of {', '.join(VARIANTS)} (python -m gan_lib.study --help describes them), or custom")
     parser.add_argument("--steps", type=int, help="G updates (overrides the preset)")
     parser.add_argument("--seed", type=int, help="train_seed")
     parser.add_argument("--pretrained", help="transfer source: a gan_lib run dir or a BigGAN-PyTorch folder")

@@ -42,6 +42,8 @@ class TrainState:
     window: dict[str, list[torch.Tensor]] = field(default_factory=dict)  # scalars since the last log row
     window_seconds: float = 0.0  # training seconds of the steps in `window`
     scalars: list[dict[str, float]] = field(default_factory=list)  # one row per `log_every` steps
+    aug_p: float = 0.0  # ADA's augmentation probability (when aug_ada_target > 0)
+    ada_r_t: list[torch.Tensor] = field(default_factory=list)  # r_t of each D step since p last moved
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -55,7 +57,7 @@ class TrainState:
             "order": self.order, "cursor": self.cursor, "step": self.step, "n_classes": self.n_classes,
             "train_seconds": self.train_seconds, "elapsed_seconds": self.elapsed_seconds, "rows": self.rows,
             "running": self.running, "window": self.window, "window_seconds": self.window_seconds,
-            "scalars": self.scalars,
+            "scalars": self.scalars, "aug_p": self.aug_p, "ada_r_t": self.ada_r_t,
             "config": json.loads(self.cfg.to_json()),
         }
 
@@ -78,3 +80,4 @@ class TrainState:
         self.window = {k: list(v) for k, v in state.get("window", {}).items()}
         self.window_seconds = state.get("window_seconds", 0.0)
         self.scalars = list(state.get("scalars", []))
+        self.aug_p, self.ada_r_t = state.get("aug_p", 0.0), list(state.get("ada_r_t", []))

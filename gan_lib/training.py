@@ -1,4 +1,5 @@
-"""The training loop: BigGAN with optional MineGAN transfer, DiffAugment and consistency regularization.
+"""The training loop: BigGAN with optional MineGAN transfer (optionally with FreezeD), DiffAugment or ADA-style
+adaptive augmentation, and consistency regularization.
 
 `train(cfg, run_dir)` is the whole loop. It writes `config.json` before step 0, checkpoints atomically every
 `cfg.ckpt_every` steps, at every evaluation and at the end, and resumes from the last checkpoint when started
@@ -27,7 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from gan_lib import checkpoint as ckpt
-from gan_lib.augment import diff_augment, flip_translate
+from gan_lib.augment import ada_update, adaptive_augment, diff_augment, flip_translate
 from gan_lib.config import Config
 from gan_lib.data import load_dataset
 from gan_lib.errors import UserError
@@ -87,7 +88,7 @@ def init_state(cfg: Config, images: np.ndarray, labels: np.ndarray, n_classes: i
         d.compile()
     betas = (cfg.opt_beta1, cfg.opt_beta2)
     opt_g = torch.optim.Adam(sampler.generator.parameters(), cfg.opt_g_lr, betas, cfg.opt_adam_eps)
-    opt_d = torch.optim.Adam(d.parameters(), cfg.opt_d_lr, betas, cfg.opt_adam_eps)
+    opt_d = torch.optim.Adam([p for p in d.parameters() if p.requires_grad], cfg.opt_d_lr, betas, cfg.opt_adam_eps)
     opt_miner = (torch.optim.Adam(sampler.miner.parameters(), cfg.miner_lr, betas, cfg.opt_adam_eps)
                  if sampler.miner is not None else None)
     x = torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
@@ -123,6 +124,13 @@ def autocast(s: TrainState) -> torch.autocast:
     return torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=s.cfg.train_bf16)
 
 
+def augment(s: TrainState, x: torch.Tensor) -> torch.Tensor:
+    """DiffAugment (every op of the policy on every image), or with ADA each op on each image with probability p."""
+    if s.cfg.aug_ada_target:
+        return adaptive_augment(x, s.cfg.aug_policy, s.aug_p, s.noise_gen)
+    return diff_augment(x, s.cfg.aug_policy, s.noise_gen)
+
+
 def d_step(s: TrainState) -> dict[str, torch.Tensor]:
     """One discriminator update on a real and a fake batch (one D call on both, as BigGAN-PyTorch does)."""
     cfg = s.cfg
@@ -130,8 +138,8 @@ def d_step(s: TrainState) -> dict[str, torch.Tensor]:
     z, y_fake = sample_latents(s, len(real))
     with torch.no_grad(), autocast(s):
         fake = s.sampler(z, y_fake).float()
-    real_aug = diff_augment(real, cfg.aug_policy, s.noise_gen)
-    inputs, labels = [real_aug, diff_augment(fake, cfg.aug_policy, s.noise_gen)], [y_real, y_fake]
+    real_aug = augment(s, real)
+    inputs, labels = [real_aug, augment(s, fake)], [y_real, y_fake]
     if cfg.cr_weight:
         inputs.append(flip_translate(real_aug, s.noise_gen))
         labels.append(y_real)
@@ -139,6 +147,8 @@ def d_step(s: TrainState) -> dict[str, torch.Tensor]:
         logits = s.D(torch.cat(inputs), torch.cat(labels)).float().split(len(real))
     loss = D_LOSSES[cfg.opt_loss](logits[0], logits[1])
     out = {"d_loss": loss.detach(), **d_diagnostics(logits[0].detach(), logits[1].detach())}
+    if cfg.aug_ada_target:
+        s.ada_r_t.append(out["r_t"])
     if cfg.cr_weight:
         cr = consistency(logits[0], logits[2])
         loss = loss + cfg.cr_weight * cr
@@ -152,16 +162,19 @@ def d_step(s: TrainState) -> dict[str, torch.Tensor]:
 def g_step(s: TrainState, stage: int) -> dict[str, torch.Tensor]:
     """One generator update (in stage 1 of transfer only the miner moves)."""
     z, y = sample_latents(s, s.cfg.opt_batch_size)
-    s.D.requires_grad_(False)
+    d_params = s.opt_d.param_groups[0]["params"]  # D's trainable parameters (FreezeD's frozen blocks stay off)
+    for p in d_params:
+        p.requires_grad_(False)
     with autocast(s):
-        fake = diff_augment(s.sampler(z, y), s.cfg.aug_policy, s.noise_gen)
+        fake = augment(s, s.sampler(z, y))
         logits = s.D(fake, y).float()
     loss = G_LOSSES[s.cfg.opt_loss](logits)
     s.opt_g.zero_grad(set_to_none=True)
     if s.opt_miner is not None:
         s.opt_miner.zero_grad(set_to_none=True)
     loss.backward()
-    s.D.requires_grad_(True)
+    for p in d_params:
+        p.requires_grad_(True)
     if stage == 2:
         s.opt_g.step()
     if s.opt_miner is not None:
@@ -188,7 +201,20 @@ def train_step(s: TrainState) -> dict[str, torch.Tensor]:
     losses.update(g_step(s, stage))
     s.step += 1
     update_ema(s)
+    if s.cfg.aug_ada_target:
+        losses["aug_p"] = torch.tensor(s.aug_p)  # the p this step trained with
+        if s.step % s.cfg.aug_ada_interval == 0:
+            update_aug_p(s)
     return losses
+
+
+def update_aug_p(s: TrainState) -> None:
+    """ADA: move p by the sign of (r_t - target) over the D steps since the last move, then start a new interval."""
+    cfg = s.cfg
+    r_t = float(torch.stack(s.ada_r_t).mean())
+    images = cfg.opt_batch_size * cfg.d_steps * cfg.aug_ada_interval
+    s.aug_p = ada_update(s.aug_p, r_t, cfg.aug_ada_target, images, cfg.aug_ada_images)
+    s.ada_r_t = []
 
 
 def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: Any = None,

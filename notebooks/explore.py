@@ -28,6 +28,7 @@ from IPython.display import display
 from PIL import Image
 
 from gan_lib import metrics
+from gan_lib.config import EVAL_TRUNCATIONS
 from gan_lib.data import load_dataset
 from gan_lib.paths import REPO_ROOT
 from gan_lib.plots import image_grid
@@ -42,7 +43,8 @@ runs = {str(p.parent.relative_to(REPO_ROOT / runs_root)): p.parent
         for p in sorted((REPO_ROOT / runs_root).glob("*/*/config.json"))}
 runs["source: " + source_dir] = REPO_ROOT / source_dir
 picker = widgets.Dropdown(options=list(runs), description="run", layout={"width": "60%"})
-truncation = widgets.FloatSlider(value=0.0, min=0.0, max=2.0, step=0.1, description="truncation")
+# the thresholds of the study's truncation sweep (the report's truncation figure)
+truncation = widgets.SelectionSlider(options=EVAL_TRUNCATIONS, value=0.0, description="truncation")
 seed = widgets.IntSlider(value=0, min=0, max=999, description="seed")
 klass = widgets.Dropdown(description="class")
 steps = widgets.IntSlider(value=8, min=2, max=16, description="interp steps")

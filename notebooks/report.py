@@ -40,6 +40,14 @@ figures = root / "figures"
 print(f"{df.run_id.nunique()} runs, {len(df)} rows, studies: {', '.join(sorted(df.study.unique()))}")
 
 # %% [markdown]
+# ## The variants in these results
+#
+# What each adds (from `gan_lib.config.VARIANTS`); "default study": one of the thesis's four.
+
+# %%
+report.variants_table(df.variant.unique())
+
+# %% [markdown]
 # ## Final FID and KID per dataset and variant
 #
 # Mean ± standard deviation over seeds; n = seeds.

@@ -15,8 +15,8 @@
 # %% [markdown]
 # # Train one variant on one dataset
 #
-# One run of the study: BigGAN from scratch (`scratch`), or transferred from a pretrained BigGAN through a MineGAN
-# miner (`tl`), plus DiffAugment (`tl+da`), plus consistency regularization (`tl+da+cr`). The run checkpoints to
+# One run of the study: one variant (`python -m gan_lib.study --help` lists them with what each adds: BigGAN from
+# scratch, transfer through a MineGAN miner, DiffAugment, consistency regularization, ...). The run checkpoints to
 # `runs/<study>/<run_id>/` and resumes when executed again; its evaluation rows go to
 # `results/runs/<study>/<run_id>.parquet`. `python -m gan_lib.study` executes this notebook with papermill.
 
@@ -37,7 +37,7 @@ logging.basicConfig(level=logging.WARNING)
 
 # %% tags=["parameters"]
 dataset = "fluent-faces"  # python -m gan_lib.data list
-variant = "tl+da"  # scratch | tl | tl+da | tl+da+cr
+variant = "tl+da"  # a name in gan_lib.config.VARIANTS (python -m gan_lib.study --help lists them)
 preset = "smoke"  # smoke | laptop | paper
 seed = 0  # train_seed
 resolution = None  # px (16, 32, 64, 128); None: the preset's
@@ -56,7 +56,7 @@ study = "manual"  # results/runs/<study>/
 run_id = ""  # "": <dataset>_<variant>_seed<seed>
 runs_root = "runs"  # checkpoints (not in git)
 results_root = "results"
-truncations = []  # final FID at each of these truncation thresholds (0: none)
+truncations = []  # final FID at each of these thresholds (0: none); the study passes config.EVAL_TRUNCATIONS
 memorization = True  # nearest training image of 64 samples
 
 # %%

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gan_lib import training
-from gan_lib.config import make_config
+from gan_lib.config import VARIANTS, make_config
 from gan_lib.metrics import fixed_latents
 from gan_lib.training import init_state, train_step
 
@@ -39,7 +39,7 @@ def recording(monkeypatch):
 
 
 def smoke(variant, source, **overrides):
-    if variant not in ("scratch", "custom"):
+    if variant in VARIANTS and VARIANTS[variant].transfer:
         overrides.setdefault("transfer_source", str(source))
     return make_config("smoke", variant, eval_num_samples=0, **overrides)
 

@@ -24,12 +24,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 # name -> (snippet in gan_lib, its broken replacement)
 MUTATIONS = {
-    "DiffAugment off for D's real batch": (
-        "real_aug = diff_augment(real, cfg.aug_policy, s.noise_gen)", "real_aug = real"),
-    "DiffAugment off for D's fake batch": (
-        "[real_aug, diff_augment(fake, cfg.aug_policy, s.noise_gen)]", "[real_aug, fake]"),
-    "DiffAugment off in G's step": (
-        "fake = diff_augment(s.sampler(z, y), s.cfg.aug_policy, s.noise_gen)", "fake = s.sampler(z, y)"),
+    "DiffAugment off for D's real batch": ("real_aug = augment(s, real)", "real_aug = real"),
+    "DiffAugment off for D's fake batch": ("[real_aug, augment(s, fake)]", "[real_aug, fake]"),
+    "DiffAugment off in G's step": ("fake = augment(s, s.sampler(z, y))", "fake = s.sampler(z, y)"),
     "CR term dropped from D's loss": ("loss = loss + cfg.cr_weight * cr", "loss = loss"),
     "G's optimizer step skipped in stage 2": ("if stage == 2:\n        s.opt_g.step()", "if stage == 2:\n        pass"),
     "EMA copy frozen": ("ema_p.lerp_(p, 1.0 - decay)", "pass"),
@@ -41,11 +38,23 @@ MUTATIONS = {
         'self.order, self.cursor, self.step = state["order"], state["cursor"], state["step"]',
         'self.step = state["step"]'),
     "r_t measured on the fake batch": ('"r_t": real.sign().mean()', '"r_t": fake.sign().mean()'),
+    "FreezeD freezes nothing": ("d.blocks[:n].requires_grad_(False)", "pass"),
+    "FreezeD's frozen blocks left in D's optimizer": (
+        "torch.optim.Adam([p for p in d.parameters() if p.requires_grad], cfg.opt_d_lr",
+        "torch.optim.Adam(list(d.parameters()), cfg.opt_d_lr"),
+    "ADA p never updated": (
+        "s.aug_p = ada_update(s.aug_p, r_t, cfg.aug_ada_target, images, cfg.aug_ada_images)", "pass"),
+    "ADA p moves the wrong way": ("direction = (r_t > target) - (r_t < target)",
+                                  "direction = (r_t < target) - (r_t > target)"),
+    "ADA ignores p (always augments)": ("adaptive_augment(x, s.cfg.aug_policy, s.aug_p, s.noise_gen)",
+                                        "adaptive_augment(x, s.cfg.aug_policy, 1.0, s.noise_gen)"),
+    "ADA p not restored on resume": (
+        'self.aug_p, self.ada_r_t = state.get("aug_p", 0.0), list(state.get("ada_r_t", []))', "pass"),
 }
 
 
 # The suite runs with -x: the files that test the methods go first, so a caught mutation stops early.
-FIRST = ["tests/test_methods.py", "tests/test_resume.py", "tests/test_epochs_diagnostics.py", "tests/test_training.py"]
+FIRST = ["tests/test_methods.py", "tests/test_variants.py", "tests/test_resume.py", "tests/test_epochs_diagnostics.py", "tests/test_training.py"]
 
 
 def mutate(root: Path, snippet: str, replacement: str) -> Path:
