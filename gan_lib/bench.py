@@ -123,9 +123,9 @@ def _cmd_features(args: argparse.Namespace) -> None:
         # warm up every path with full batches (TorchScript's profiling executor optimises a shape on its first
         # calls, cuDNN picks its kernels), then alternate the timed runs: A B C ... A B C ...
         for _ in range(2):
-            folder(2 * args.cleanfid_batch_size)
+            folder(args.cleanfid_batch_size)
             for e in extractors.values():
-                evaluation.image_features(images[:2 * e.batch_size], e)
+                evaluation.image_features(images[:e.batch_size], e)
         feats = {}
         for _ in range(args.repeats):
             for name, fn in fns.items():

@@ -75,6 +75,9 @@ class FoldedNetwork:
             raise ValueError("cannot re-express the Inception graph: a convolution without its batch norm")
         self.input = self._name(list(graph.inputs())[1].debugName())
         self.output = self._name(list(graph.outputs())[0].debugName())
+        last_use = {name: i for i, (_, ins, _) in enumerate(self.steps) for name in ins if name not in self.consts}
+        self.free = [[n for n in dict.fromkeys(ins) if last_use.get(n) == i and n != self.output] for i, (_, ins, _) in
+                     enumerate(self.steps)]  # activations to drop after each step, so memory stays that of eager
 
     def _name(self, name: str) -> str:
         while name in self.alias:
@@ -84,6 +87,8 @@ class FoldedNetwork:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         env = dict(self.consts)
         env[self.input] = x.contiguous(memory_format=torch.channels_last)
-        for fn, ins, out in self.steps:
+        for (fn, ins, out), free in zip(self.steps, self.free):
             env[out] = fn(*(env[i] for i in ins))
+            for name in free:
+                del env[name]
         return env[self.output]
