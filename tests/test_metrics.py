@@ -250,6 +250,26 @@ def test_image_features_layouts_and_mixed_sizes():
         evaluation.image_features(ds.images.astype(np.float32), ex)
 
 
+def test_generated_images_reach_the_extractor_in_its_own_batches():
+    from gan_lib.evaluation.samples import _rebatch
+
+    images = torch.arange(15).view(15, 1, 1, 1)
+    out = list(_rebatch(images.split(5), 4))
+    assert [len(b) for b in out] == [4, 4, 4, 3] and torch.equal(torch.cat(out), images)
+    sizes = []
+
+    class Sized:
+        name, dim, batch_size = "sized", 1, 4
+
+        def __call__(self, x):
+            sizes.append(len(x))
+            return np.zeros((len(x), 1))
+
+    evaluation.generated_features(_linear_sampler(), dim_z=8, n_classes=1, num=10, seed=0, batch_size=3,
+                                  device="cpu", extractor=Sized())
+    assert sizes == [4, 4, 2]
+
+
 def test_evaluate_end_to_end_with_tiny_extractor():
     ds = make_image_set(n=16, resolution=16)
     ex = evaluation.tiny_extractor()
