@@ -90,8 +90,8 @@ def _feature_paths(device: str, path: Path) -> dict[str, Any]:
         return {"in_memory": InceptionExtractor(path, device)}
     return {"torchscript_b8": InceptionExtractor(path, device, batch_size=8, folded=False),
             "+folded_b8": InceptionExtractor(path, device, batch_size=8, folded=True),
-            "+folded_b16 (default)": InceptionExtractor(path, device, batch_size=16, folded=True),
-            "+folded_b32": InceptionExtractor(path, device, batch_size=32, folded=True)}
+            "+folded_b16": InceptionExtractor(path, device, batch_size=16, folded=True),
+            "+folded_b32 (default)": InceptionExtractor(path, device, batch_size=32, folded=True)}
 
 
 def _cmd_features(args: argparse.Namespace) -> None:

@@ -64,7 +64,7 @@ def generate_images(sample_fn: SampleFn, *, dim_z: int, n_classes: int, num: int
 
 def _rebatch(batches: Iterable[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
     """The same images in batches of `size` (the last one smaller): sampling batches of 50 fed to an extractor
-    of batch 16 would otherwise leave a batch of 2 after every three, the slowest images of all."""
+    of batch 32 would otherwise leave a batch of 18 after each one, the slowest images of all."""
     pending, count = [], 0
     for batch in batches:
         pending.append(batch)
