@@ -10,7 +10,8 @@ Pillow resize, its `InceptionV3W` forward) with the same network, device and bat
 `kernels`: GFLOP/s of the CPU's 3x3 conv kernels at the laptop shapes and of a large matmul, the ceilings that
 bound any CPU training speedup.
 
-CLI: `python -m gan_lib.bench {features,train,kernels} ...` -> `results/bench/<kind>_<host>[_cuda].json`.
+CLI: `python -m gan_lib.bench {features,train,kernels} ...` -> `results/bench/<kind>_<host>[_cuda].json`
+(`features` prints its rows and writes JSON only to an explicit `--out`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from gan_lib.errors import UserError, cli_errors
 from gan_lib.paths import results_dir
 
 log = logging.getLogger(__name__)
+
+_INCEPTION_GFLOP_PER_IMAGE = 5.7  # FID Inception-v3 at 299x299: 2 x its 2.85 G multiply-adds per image
 
 
 def machine_info(device: str | torch.device = "cpu") -> dict[str, Any]:
@@ -78,6 +81,19 @@ def _bench_images(num: int, resolution: int, seed: int = 0) -> np.ndarray:
     return out
 
 
+def _feature_paths(device: str, path: Path) -> dict[str, Any]:
+    """The in-memory extractor variants timed by `features`, each adding one step to the one before: the
+    TorchScript module as it ran before (batch 8, channels-last input), the re-expressed network, larger batches."""
+    from gan_lib.evaluation import InceptionExtractor
+
+    if torch.device(device).type != "cpu":
+        return {"in_memory": InceptionExtractor(path, device)}
+    return {"torchscript_b8": InceptionExtractor(path, device, batch_size=8, folded=False),
+            "+folded_b8": InceptionExtractor(path, device, batch_size=8, folded=True),
+            "+folded_b16": InceptionExtractor(path, device, batch_size=16, folded=True),
+            "+folded_b32 (default)": InceptionExtractor(path, device, batch_size=32, folded=True)}
+
+
 def _cmd_features(args: argparse.Namespace) -> None:
     from cleanfid import fid
 
@@ -89,51 +105,55 @@ def _cmd_features(args: argparse.Namespace) -> None:
     if args.num < 2:
         raise UserError(f"--num must be at least 2, got {args.num}")
     images = _bench_images(args.num, args.resolution)
-    extractor = evaluation.inception_extractor(device)
+    default = evaluation.inception_extractor(device)
+    extractors = _feature_paths(device, default.path)
     model = evaluation.cleanfid_model(device)
-    timings: dict[str, list[float]] = {"in_memory": [], "cleanfid_folder": []}
+    timings: dict[str, list[float]] = {name: [] for name in ("cleanfid_folder", *extractors)}
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     with tempfile.TemporaryDirectory() as tmp:
         for i, img in enumerate(images):
             Image.fromarray(img).save(Path(tmp) / f"{i:05d}.png")
 
-        def folder() -> np.ndarray:
+        def folder(num: int | None = None) -> np.ndarray:
             return fid.get_folder_features(tmp, model, num_workers=0, batch_size=args.cleanfid_batch_size,
-                                           device=torch.device(device), mode="clean", verbose=False)
+                                           device=torch.device(device), num=num, mode="clean", verbose=False)
 
-        def memory() -> np.ndarray:
-            return evaluation.image_features(images, extractor)
-
-        # warm up both with full batches (TorchScript's profiling executor optimises a shape on its first calls,
-        # cuDNN picks its kernels), then alternate the timed runs
+        fns = {"cleanfid_folder": folder,
+               **{name: (lambda e=e: evaluation.image_features(images, e)) for name, e in extractors.items()}}
+        # warm up every path with full batches (TorchScript's profiling executor optimises a shape on its first
+        # calls, cuDNN picks its kernels), then alternate the timed runs: A B C ... A B C ...
         for _ in range(2):
-            evaluation.image_features(images[:2 * extractor.batch_size], extractor)
-            fid.get_folder_features(tmp, model, num_workers=0, batch_size=args.cleanfid_batch_size,
-                                    device=torch.device(device), num=2 * args.cleanfid_batch_size, mode="clean",
-                                    verbose=False)
+            folder(args.cleanfid_batch_size)
+            for e in extractors.values():
+                evaluation.image_features(images[:e.batch_size], e)
         feats = {}
         for _ in range(args.repeats):
-            for name, fn in (("cleanfid_folder", folder), ("in_memory", memory)):
-                if device.startswith("cuda"):
-                    torch.cuda.synchronize()
+            for name, fn in fns.items():
+                sync()
                 t0 = time.perf_counter()
                 feats[name] = fn()
-                if device.startswith("cuda"):
-                    torch.cuda.synchronize()
+                sync()
                 timings[name].append(time.perf_counter() - t0)
     rate = {k: args.num / min(v) for k, v in timings.items()}
+    base = next(iter(extractors))
+    gflop = _INCEPTION_GFLOP_PER_IMAGE
+    ref = feats["cleanfid_folder"]
+    rows = [{"path": name, "images_per_s": round(rate[name], 3), "gflop_per_s": round(rate[name] * gflop, 1),
+             "vs_cleanfid_folder": round(rate[name] / rate["cleanfid_folder"], 3),
+             "vs_" + base: round(rate[name] / rate[base], 3),
+             "batch": getattr(extractors.get(name), "batch_size", args.cleanfid_batch_size),
+             "max_rel_feature_diff_vs_cleanfid": float(np.abs(feats[name] - ref).max() / np.abs(ref).max()),
+             "seconds": [round(s, 3) for s in timings[name]]} for name in timings]
     result = {
         "benchmark": "features", "num_images": args.num, "resolution": args.resolution, "repeats": args.repeats,
-        "images_per_s": {k: round(v, 3) for k, v in rate.items()},
-        "speedup": round(rate["in_memory"] / rate["cleanfid_folder"], 3),
-        "seconds": {k: [round(s, 3) for s in v] for k, v in timings.items()},
-        "in_memory_batch": extractor.batch_size, "cleanfid_batch": args.cleanfid_batch_size,
-        "max_abs_feature_diff": float(np.abs(feats["in_memory"] - feats["cleanfid_folder"]).max()),
-        "extractor": extractor.name, "network": str(extractor.path), "machine": machine_info(device),
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "gflop_per_image": gflop, "rows": rows, "default_batch": default.batch_size,
+        "cleanfid_batch": args.cleanfid_batch_size, "extractor": default.name, "network": str(default.path),
+        "machine": machine_info(device), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    path = write_json(args.out or bench_path("features", device), result)
-    print(json.dumps({k: result[k] for k in ("images_per_s", "speedup", "max_abs_feature_diff")}))
-    print(f"wrote {path}")
+    for row in rows:
+        print(json.dumps({k: v for k, v in row.items() if k != "seconds"}))
+    if args.out:
+        print(f"wrote {write_json(args.out, result)}")
 
 
 def _random_source(cfg, n_classes: int, folder: Path) -> str:
@@ -309,7 +329,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     f.add_argument("--repeats", type=int, default=3, help="timed runs per path, alternating; the fastest counts")
     f.add_argument("--cleanfid-batch-size", type=int, default=32, help="clean-fid's compute_fid default: 32")
-    f.add_argument("--out", default=None, help="JSON path (default results/bench/features_<host>.json)")
+    f.add_argument("--out", default=None, help="JSON path to write (default: print only; the committed CPU file "
+                   "of the re-expressed path is results/bench/features_vm_fast.json)")
     f.set_defaults(run=_cmd_features)
     t = sub.add_parser("train", help="training images/s per variant: reference vs optimized mode")
     t.add_argument("--preset", default="laptop")

@@ -9,6 +9,7 @@ only where the time goes: generated images never touch the disk, reference featu
 the Frechet distance is taken in the span of the features.
 
     network       find, verify and load the Inception network file
+    folded        the network's graph replayed with batch norms folded into convolutions (the CPU path)
     resize        uint8 quantization and clean-fid's resize to 299 (Pillow on the CPU, a bit-identical torch copy)
     features      feature extractors (Inception, a tiny test net) and the features of real images
     samples       fixed evaluation latents and generated images, in memory

@@ -1,9 +1,10 @@
 """Feature extractors and the features of real images: clean-fid's `clean` Inception features (Parmar, Zhang and
 Zhu, CVPR 2022) behind a small injectable contract, as `cleanfid.fid` takes a custom feature extractor.
 
-The network runs under `torch.inference_mode`, in batches of 8 on channels-last input on the CPU (1e-6 relative
-change in features, about 15% faster), in full float32 on CUDA (no TF32), so CPU and GPU agree. Reference features
-are computed once per (dataset manifest, extractor) under `cache_dir()/fid_stats/`.
+The network runs under `torch.inference_mode`. On the CPU it runs re-expressed (`folded`: batch norms folded into
+the convolutions, channels-last throughout) in batches of 32, ~2.5x the TorchScript module in batches of 8 with
+features within ~3e-6 relative; on CUDA it is the TorchScript module in full float32 (no TF32), so CPU and GPU agree.
+Reference features are computed once per (dataset manifest, extractor) under `cache_dir()/fid_stats/`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch.nn.functional as F
 from filelock import FileLock
 
 from gan_lib.errors import UserError
+from gan_lib.evaluation.folded import FoldedNetwork
 from gan_lib.evaluation.network import INCEPTION_NAME, find_inception, load_layers
 from gan_lib.evaluation.resize import clean_resize
 from gan_lib.files import atomic_write_bytes
@@ -53,13 +55,15 @@ class InceptionExtractor:
     dim = 2048
 
     def __init__(self, path: Path, device: str | torch.device = "cpu", batch_size: int | None = None,
-                 channels_last: bool | None = None):
+                 channels_last: bool | None = None, folded: bool | None = None):
         self.path = path
         self.device = torch.device(device)
         self.layers = load_layers(path, self.device)
         cpu = self.device.type == "cpu"
-        self.batch_size = batch_size or (8 if cpu else 250)  # measured best: 2-core CPU, H200
+        self.folded = cpu if folded is None else folded  # ~2x on a 2-core CPU (README, Performance)
+        self.batch_size = batch_size or ((32 if self.folded else 8) if cpu else 250)  # measured: 2-core CPU, H200
         self.channels_last = cpu if channels_last is None else channels_last  # +15% on CPU, -6% on an H200
+        self._net = FoldedNetwork(self.layers) if self.folded else self.layers
 
     def network(self, resized: torch.Tensor) -> torch.Tensor:
         """float [B, 3, 299, 299] in [0, 255] -> float32 [B, 2048], as `cleanfid.InceptionV3W.forward`."""
@@ -67,7 +71,7 @@ class InceptionExtractor:
         x = resized.to(self.device).contiguous(memory_format=memory_format)
         x = (x - 128) / 128
         with _no_tf32():
-            return self.layers(x).reshape(x.shape[0], self.dim)
+            return self._net(x).reshape(x.shape[0], self.dim)
 
     def __call__(self, images_uint8_nchw: torch.Tensor) -> np.ndarray:
         out = []
