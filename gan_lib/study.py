@@ -160,19 +160,73 @@ def record_failed_run(spec: RunSpec, message: str, runs_root: Path, results_root
 
 
 def render_report(study: str, results_root: Path, output_root: Path) -> Path:
-    """Execute report.ipynb on `results_root` and render it to `results_root/report.html` (code hidden)."""
+    """Execute report.ipynb for `study` and render it, code hidden, to `results/reports/<study>.html`.
+
+    The executed notebook (`papermill_runs/<study>/report.ipynb`) is stored without papermill's timestamps and with
+    paths relative to the repository, and neither file is rewritten when its content is unchanged: rendering the
+    report of unchanged results leaves the working tree unchanged."""
     import nbconvert
     import nbformat
     import papermill as pm
 
-    from gan_lib.files import atomic_write_bytes
+    from gan_lib.report import study_outputs
 
     out = output_root / study / "report.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(NOTEBOOKS / "report.ipynb"), str(out), cwd=str(REPO_ROOT), progress_bar=False,
-                        parameters={"results_root": str(results_root), "study": study}, kernel_name="python3")
-    html, _ = nbconvert.HTMLExporter(exclude_input=True).from_notebook_node(nbformat.read(out, as_version=4))
-    return atomic_write_bytes(results_root / "report.html", html.encode())
+    tmp = out.with_name(f".{out.stem}.tmp.ipynb")
+    try:
+        pm.execute_notebook(str(NOTEBOOKS / "report.ipynb"), str(tmp), cwd=str(REPO_ROOT), progress_bar=False,
+                            parameters={"results_root": _repo_relative(results_root), "study": study},
+                            kernel_name="python3")
+        nb = _without_timestamps(nbformat.read(tmp, as_version=4), out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _write_if_changed(out, nbformat.writes(nb).encode() + b"\n")
+    html, _ = nbconvert.HTMLExporter(exclude_input=True).from_notebook_node(
+        nb, resources={"metadata": {"name": f"Study {study}: data-efficient BigGAN report"}})
+    return _write_if_changed(study_outputs(results_root, study)["report"], html.encode())
+
+
+def render_index(results_root: Path) -> Path:
+    """`results/report.html`: a page linking every study's report under `results/reports/`."""
+    import html
+
+    reports = sorted((results_root / "reports").glob("*.html"))
+    items = "\n".join(f'<li><a href="reports/{html.escape(p.name)}">{html.escape(p.stem)}</a></li>' for p in reports)
+    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>gan-study: reports</title></head>"
+            f"<body><h1>Study reports</h1>\n<ul>\n{items}\n</ul>\n<p>One report per study, rendered by "
+            "<code>python -m gan_lib.study --study NAME --report-only</code>.</p></body></html>\n")
+    return _write_if_changed(results_root / "report.html", page.encode())
+
+
+def _repo_relative(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def _without_timestamps(nb: Any, out: Path) -> Any:
+    """The executed notebook without what changes from one execution to the next (times, durations, paths)."""
+    meta = nb.metadata.get("papermill", {})
+    for key in ("start_time", "end_time", "duration", "environment_variables"):
+        meta.pop(key, None)
+    meta["input_path"] = "notebooks/report.ipynb"
+    meta["output_path"] = _repo_relative(out)
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"  # papermill gives it a random id
+        cell.metadata.pop("execution", None)
+        for key in ("start_time", "end_time", "duration"):
+            cell.metadata.get("papermill", {}).pop(key, None)
+    return nb
+
+
+def _write_if_changed(path: Path, content: bytes) -> Path:
+    from gan_lib.files import atomic_write_bytes
+
+    if not (path.exists() and path.read_bytes() == content):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, content)
+    return path
 
 
 def run_study(specs: list[RunSpec], *, jobs: int = 1, runs_root: Path, results_root: Path,
@@ -288,28 +342,120 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-root", default=str(REPO_ROOT / "papermill_runs"),
                         help="executed notebooks")
     parser.add_argument("--no-report", action="store_true")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: render the study's report from its results (and the index)")
+    parser.add_argument("--rerun", action="store_true",
+                        help="retrain the picked runs into study <study>-rerun (never over the committed results) "
+                             "and compare their final FID/KID with the committed ones")
     return _run(parser.parse_args(argv))
 
 
 @cli_errors
 def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    study = args.study or args.preset
+    base = args.study or args.preset
+    study = f"{base}-rerun" if args.rerun else base
     options = {k: True for k in ("channels_last", "bf16", "torch_compile") if getattr(args, k)}
     specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained, options,
                  args.epochs)
     results_root = Path(args.results_root) if args.results_root else results_dir()
+    output_root = Path(args.output_root)
+    if args.report_only:
+        path = render_report(study, results_root, output_root)
+        print(f"study {study}: trained nothing (--report-only); report: {path}; index: {render_index(results_root)}")
+        return 0
+    if args.rerun:
+        _check_committed(base, specs, results_root)
+    finished = [s.run_id for s in specs if run_state(s, results_root) == "finished"]
+    if len(finished) == len(specs):
+        print(f"study {study}: all {len(specs)} runs already have finished results in "
+              f"{results_root / 'runs' / study} (on a fresh clone: the committed ones); nothing to train. "
+              f"To retrain them into study {base}-rerun and compare: python -m gan_lib.study --preset {args.preset}"
+              f"{' --study ' + base if args.study else ''} --rerun (or: make reproduce)")
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    outcomes = run_study(specs, jobs=args.jobs, runs_root=Path(args.runs_root), results_root=results_root,
-                         output_root=Path(args.output_root), report=not args.no_report)
-    record_invocation(results_root, study, started, time.perf_counter() - t0, outcomes, args.jobs)
-    failed = {k: v for k, v in outcomes.items() if v not in ("ok", "skipped (finished)")}
-    print(f"study {study}: {len(outcomes) - len(failed)} runs done, {len(failed)} failed, "
-          f"{time.perf_counter() - t0:.0f} s; report: "
-          f"{'not rendered (--no-report)' if args.no_report else results_root / 'report.html'}")
+    with StepProgress(specs, Path(args.runs_root), skip=set(finished)):
+        outcomes = run_study(specs, jobs=args.jobs, runs_root=Path(args.runs_root), results_root=results_root,
+                             output_root=output_root, report=False)
+    trained = sorted(k for k, v in outcomes.items() if v == "ok")
+    skipped = sorted(k for k, v in outcomes.items() if v.startswith("skipped"))
+    failed = {k: v for k, v in outcomes.items() if v != "ok" and not v.startswith("skipped")}
+    report = "not rendered (nothing trained)" if not (trained or failed) else "not rendered (--no-report)"
+    if trained or failed:
+        record_invocation(results_root, study, started, time.perf_counter() - t0, outcomes, args.jobs)
+        if not args.no_report:
+            report = str(render_report(study, results_root, output_root))
+    if args.rerun:
+        _print_comparison(base, study, results_root)
+    print(f"study {study}: {len(trained)} trained, {len(skipped)} skipped (already finished), {len(failed)} failed, "
+          f"{time.perf_counter() - t0:.0f} s; report: {report}")
     for run_id, message in failed.items():
         print(f"  FAILED {run_id}: {message}")
     return 1 if failed else 0
+
+
+def _check_committed(base: str, specs: list[RunSpec], results_root: Path) -> None:
+    """--rerun compares with the finished runs of `base`: each picked cell must have one."""
+    from dataclasses import replace
+
+    missing = [s.run_id for s in specs if run_state(replace(s, study=base), results_root) != "finished"]
+    if missing:
+        raise UserError(f"--rerun reproduces finished runs of study {base!r}, but {', '.join(missing)} "
+                        f"{'has' if len(missing) == 1 else 'have'} no finished results in "
+                        f"{results_root / 'runs' / base}; pick cells with --datasets/--variants/--seeds")
+
+
+def _print_comparison(base: str, study: str, results_root: Path) -> None:
+    from gan_lib.report import compare_studies
+    from gan_lib.results import read_results
+
+    table = compare_studies(read_results(results_root, base), read_results(results_root, study))
+    if table.empty:
+        print(f"no finished reproduced run of study {base} to compare")
+        return
+    print(f"committed ({base}) vs reproduced ({study}), final evaluation of each cell:")
+    print(table.to_string(index=False))
+
+
+class StepProgress:
+    """A tqdm bar over the training steps of the study's runs, read from each run's status.json every few
+    seconds (a thread; the runs themselves execute in papermill kernels)."""
+
+    def __init__(self, specs: list[RunSpec], runs_root: Path, skip: set[str], every: float = 2.0):
+        self.dirs = {runs_root / s.study / s.run_id: s.config().opt_steps for s in specs if s.run_id not in skip}
+        self.every = every
+        self.stop = None
+        self.thread = None
+
+    def _poll(self, bar) -> None:
+        from gan_lib.run_dir import read_status
+
+        while True:
+            statuses = {d: read_status(d) for d in self.dirs}
+            bar.n = sum(min(int(st["step"]), self.dirs[d]) for d, st in statuses.items())
+            running = [d.name for d, st in statuses.items() if st["status"] == "running"]
+            bar.set_postfix_str(", ".join(running)[:60], refresh=False)
+            bar.refresh()
+            if self.stop.wait(self.every):
+                return
+
+    def __enter__(self) -> "StepProgress":
+        import threading
+
+        from tqdm.auto import tqdm
+
+        if not self.dirs:
+            return self
+        self.stop = threading.Event()
+        self.bar = tqdm(total=sum(self.dirs.values()), desc="steps", unit="step", position=1, leave=False)
+        self.thread = threading.Thread(target=self._poll, args=(self.bar,), daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.thread:
+            self.stop.set()
+            self.thread.join()
+            self.bar.close()
 
 
 if __name__ == "__main__":
