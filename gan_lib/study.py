@@ -41,11 +41,31 @@ PARAM_FIELDS = {
 RUN_PARAMS = ("study", "run_id", "runs_root", "results_root", "truncations", "memorization")
 
 
+# The type each notebook parameter takes (None is allowed where the notebook's default is None).
+PARAM_TYPES = {"dataset": str, "variant": str, "preset": str, "seed": int, "resolution": int, "steps": int,
+               "epochs": float, "pretrained": str, "data_seed": int, "data_count": int, "eval_every": int,
+               "eval_num_samples": int, "device": str, "channels_last": bool, "bf16": bool, "torch_compile": bool}
+
+
+def check_param_types(**params: Any) -> None:
+    """A `UserError` naming the first parameter whose value has the wrong type (e.g. `-p seed abc`)."""
+    for name, value in params.items():
+        want = PARAM_TYPES.get(name)
+        if want is None or value is None:
+            continue
+        ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+        ok = ok or (want is float and isinstance(value, int) and not isinstance(value, bool))
+        if not ok:
+            raise UserError(f"parameter {name} must be {want.__name__}, got {value!r}; e.g. -p {name} "
+                            f"{ {'str': 'NAME', 'int': '1', 'float': '1.5', 'bool': 'True'}[want.__name__]}")
+
+
 def config_from_params(**params: Any) -> Config:
     """Build the run's config from notebook parameters; None means 'the preset's value'."""
     unknown = sorted(set(params) - set(PARAM_FIELDS))
     if unknown:
         raise UserError(f"unknown notebook parameter(s) {', '.join(unknown)}; known: {', '.join(PARAM_FIELDS)}")
+    check_param_types(**params)
     fields = {PARAM_FIELDS[k]: v for k, v in params.items() if v is not None and k not in ("preset", "variant")}
     if fields.get("transfer_source") == "":
         del fields["transfer_source"]

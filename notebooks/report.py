@@ -31,8 +31,8 @@ from gan_lib.paths import REPO_ROOT
 from gan_lib.results import read_results, read_scalars
 
 # %% tags=["parameters"]
-results_root = "results"  # relative locations are relative to the repository
-study = "laptop"  # the study whose runs are shown
+results_root: str = "results"  # relative locations are relative to the repository
+study: str = "laptop"  # the study whose runs are shown
 
 # %%
 root = REPO_ROOT / results_root

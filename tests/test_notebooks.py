@@ -28,7 +28,7 @@ CONFIG_FIELDS = {f.name for f in dataclasses.fields(Config)}
 PRETRAIN_FIELDS = {"steps": "opt_steps", "batch_size": "opt_batch_size", "ema_start": "g_ema_start",
                    "ema_decay": "g_ema_decay",
                    "ckpt_every": "ckpt_every", "device": "train_device"}
-PRETRAIN_EXTRA = {"fid_samples", "source_dir"}
+PRETRAIN_EXTRA = {"fid_samples", "source_dir", "preset"}
 
 
 def parameters(name: str) -> dict:
@@ -154,13 +154,16 @@ def test_report_executes_on_parquet_fixture_and_writes_figures(tmp_path):
     pm.execute_notebook(str(NOTEBOOKS / "report.ipynb"), str(out), cwd=str(REPO), progress_bar=False,
                         parameters={"results_root": str(root), "study": "fixture"}, kernel_name="python3")
     for name in ("fid_vs_images.png", "fid_vs_seconds.png"):
-        assert (root / "figures" / name).stat().st_size > 10_000
-    lines = (root / "summary.csv").read_text().splitlines()
+        assert (root / "figures" / "fixture" / name).stat().st_size > 10_000
+    lines = (root / "summary" / "fixture.csv").read_text().splitlines()
     # final FIDs of seeds 0 and 1: scratch 150 and 151, tl+da+cr 90 and 91
     assert any(line.startswith("fluent-faces,scratch,150.5 ± 0.7,") for line in lines)
     assert any(line.startswith("fluent-objects-1000,tl+da+cr,90.5 ± 0.7,") for line in lines)
     html = out.read_text()
     assert "78.43" in html and "not rerun here" in html
+    assert "these settings differ: dataset (published lsun-bedroom-1000" in html  # no matching protocol
+    assert "Figure 1." in html and "## Findings" in html and "## Methods" in html
+    assert "## Failed runs" not in html and "## Truncation sweep" not in html  # no data, no section
 
 
 @pytest.mark.slow
