@@ -80,8 +80,8 @@ def methods_table(df: pd.DataFrame) -> pd.DataFrame:
                               f"{c['opt_beta2']:g}), {c['d_steps']} D step(s) per G step",
             "EMA": f"decay {c['g_ema_decay']:g} from step {c['g_ema_start']}" if c["g_ema_decay"] else "none",
             "loss": c["opt_loss"],
-            "FID protocol": f"{int(r.num_samples)} samples against the full training set ({r.reference}), "
-                            f"{r.extractor}",
+            "FID protocol": f"{int(r.num_samples)} generated images against the whole training set, "
+                            f"{r.extractor} features (clean-fid clean mode)",
         })
     if not rows:
         return pd.DataFrame()
@@ -100,7 +100,10 @@ def published_comparison(final: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         match = match[match[key] == value]
     if len(match):
         return PUBLISHED.assign(ours=match.fid.mean(), ours_seeds=len(match)), ""
-    differs = [f"{key} (published {value}; here {', '.join(sorted(map(str, final[key].dropna().unique()))) or 'none'})"
+    def shown(values) -> str:
+        return ", ".join(sorted(f"{v:g}" if isinstance(v, float) else str(v) for v in values)) or "not set"
+
+    differs = [f"{key} (published {shown([value])}; here {shown(final[key].dropna().unique())})"
                for key, value in PROTOCOL.items() if not (final[key] == value).any()]
     return PUBLISHED, "Not comparable with this study; these settings differ: " + "; ".join(differs) + "."
 
@@ -216,15 +219,14 @@ def truncation_figure(df: pd.DataFrame) -> plt.Figure | None:
     return grid.figure
 
 
-def image_panel(paths: dict[str, Path], columns: int = 4, title: str = "", panel_size: float = 3.2
-                ) -> plt.Figure | None:
+def image_panel(paths: dict[str, Path], columns: int = 4, title: str = "",
+                panel_size: tuple[float, float] = (3.2, 3.4)) -> plt.Figure | None:
     """Saved PNGs side by side, labelled by their dict keys."""
     existing = {k: p for k, p in paths.items() if Path(p).exists()}
     if not existing:
         return None
     rows = -(-len(existing) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(panel_size * columns, (panel_size + 0.2) * rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(panel_size[0] * columns, panel_size[1] * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, (label, path) in zip(axes.flat, existing.items()):

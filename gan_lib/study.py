@@ -449,12 +449,15 @@ class StepProgress:
     def _poll(self, bar) -> None:
         from gan_lib.run_dir import read_status
 
+        shown = None
         while True:
             statuses = {d: read_status(d) for d in self.dirs}
-            bar.n = sum(min(int(st["step"]), self.dirs[d]) for d, st in statuses.items())
-            running = [d.name for d, st in statuses.items() if st["status"] == "running"]
-            bar.set_postfix_str(", ".join(running)[:60], refresh=False)
-            bar.refresh()
+            steps = sum(min(int(st["step"]), self.dirs[d]) for d, st in statuses.items())
+            running = ", ".join(d.name for d, st in statuses.items() if st["status"] == "running")[:60]
+            if (steps, running) != shown:  # redraw on change only (quiet logs when stderr is a file)
+                bar.n, shown = steps, (steps, running)
+                bar.set_postfix_str(running, refresh=False)
+                bar.refresh()
             if self.stop.wait(self.every):
                 return
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 from gan_lib import findings, report
 from gan_lib.paths import REPO_ROOT
@@ -35,6 +35,7 @@ results_root: str = "results"  # relative locations are relative to the reposito
 study: str = "laptop"  # the study whose runs are shown
 
 # %%
+pd.set_option("display.max_colwidth", None)
 root = REPO_ROOT / results_root
 df = read_results(root, study)
 outputs = report.study_outputs(root, study)
@@ -45,6 +46,10 @@ failed = report.failed_runs(df)
 
 def section(title: str, text: str = "") -> None:
     display(Markdown(f"## {title}" + (f"\n\n{text}" if text else "")))
+
+
+def table(frame: pd.DataFrame, index: bool = False) -> HTML:
+    return HTML(frame.to_html(index=index, float_format=lambda x: f"{x:.2f}", na_rep="—"))
 
 
 display(Markdown(f"**Study `{study}`**: {df.run_id.nunique()} runs ({len(final)} finished, {len(failed)} failed), "
@@ -64,11 +69,11 @@ if not methods.empty:
     section("Methods", "Variants: `scratch` trains BigGAN on the target; `tl` starts from the source model behind "
             "a MineGAN miner (miner alone first, then everything); `tl+da` adds DiffAugment on real and fake "
             "images; `tl+da+cr` adds consistency regularization.")
-    display(methods)
+    display(table(methods, index=True))
 sources = report.source_scores(df)
 if not sources.empty:
     display(Markdown("**Source model** (the transfer variants' starting point), scored against its own "
-                     "pretraining set:"), sources)
+                     "pretraining set:"), table(sources))
 
 # %%
 sheets = {d: root / "figures" / f"dataset_{d}.png" for d in sorted(df.dataset.unique())}
@@ -140,10 +145,11 @@ if not memo.empty:
             "neighbour): values well below 1 mean copies.")
     display(memo.pivot_table(index="dataset", columns="variant", values="nn_distance_ratio").round(2))
     for dataset, rows in memo.groupby("dataset"):
-        paths = {f"{r.variant} (seed {r.train_seed})": root / "figures" / "memorization" / r.study / f"{r.run_id}.png"
-                 for r in rows.sort_values("train_seed").drop_duplicates("variant").itertuples()}
-        figs.show(report.image_panel(paths, columns=2, title=f"{dataset}: sample | nearest training image",
-                                     panel_size=5.5), f"memorization_{dataset}",
+        first = rows.sort_values("train_seed").drop_duplicates("variant").set_index("variant")
+        paths = {f"{v} (seed {first.train_seed[v]})": root / "figures" / "memorization" / study / f"{first.run_id[v]}.png"
+                 for v in report.VARIANT_ORDER if v in first.index}
+        figs.show(report.image_panel(paths, columns=len(paths), title=f"{dataset}: sample | nearest training image",
+                                     panel_size=(4.2, 17.4)), f"memorization_{dataset}",
                   f"Nearest training images on `{dataset}`, first seed of each variant: each generated sample "
                   f"(left of a pair) beside its nearest training image.")
 
@@ -158,12 +164,12 @@ published, differs = report.published_comparison(final)
 section("The original study's published number",
         "The thesis reports one FID: `tl+da` on 1,000 LSUN bedrooms at 128 px after 150 epochs. It is not rerun "
         "here; ours is shown beside it only when the protocol matches. " + differs)
-display(published)
+display(table(published))
 
 # %%
 if not failed.empty:
     section("Failed runs", "Each failed run with the step it reached and its error; the others went on.")
-    display(failed)
+    display(table(failed))
 
 # %%
 times = report.study_wall_times(root, study)
@@ -171,4 +177,4 @@ if not times.empty:
     section("Wall time of the study",
             f"Each `python -m gan_lib.study` invocation that trained something, as recorded in "
             f"`results/studies/{study}.json`.")
-    display(times)
+    display(table(times))
