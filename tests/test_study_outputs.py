@@ -30,7 +30,7 @@ def test_two_studies_own_their_reports_rerun_compares_and_failed_run_is_listed(t
     results = tmp_path / "results"
     small = ["--preset", "smoke", "--datasets", "fluent-faces", "--seeds", "0"]
     assert study_main([*small, "--study", "a", "--variants", "scratch", "tl", *roots]) == 0
-    assert capsys.readouterr().out.splitlines()[-1].startswith("study a: 2 trained, 0 skipped, 0 failed")
+    assert capsys.readouterr().out.splitlines()[-1].startswith("study a: 2 trained, 0 skipped (already finished), 0 failed")
     report_a = results / "reports" / "a.html"
     assert "<title>Study a: data-efficient BigGAN report</title>" in report_a.read_text()
     assert (results / "summary" / "a.csv").exists() and (results / "figures" / "a" / "fid_vs_images.png").exists()
@@ -116,3 +116,24 @@ def test_readme_commands_on_a_fresh_clone_leave_git_status_clean(tmp_path):
     assert "bit-identical" in out
     status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True).stdout
     assert status == "", status
+
+
+def test_final_rows_prefer_the_larger_final_evaluation_and_the_published_number_needs_its_protocol():
+    import pandas as pd
+
+    from gan_lib.report import PROTOCOL, methods_table, published_comparison
+    from gan_lib.results import read_results
+
+    df = read_results(REPO / "results", "laptop")
+    last = df[(df.run_id == "fluent-faces_tl_seed0") & (df.step == df.opt_steps)]
+    final = last.assign(eval_kind="final", num_samples=1000, fid=123.0)
+    rows = final_rows(pd.concat([final, df]))  # the final row first: order must not matter
+    picked = rows[rows.run_id == "fluent-faces_tl_seed0"]
+    assert len(rows) == 24 and list(picked.fid) == [123.0] and list(picked.num_samples) == [1000]
+
+    assert list(methods_table(df).columns) == ["value"]  # one setting for the whole study
+    table, why = published_comparison(final_rows(df))
+    assert "ours" not in table and "dataset (published lsun-bedroom-1000" in why and "resolution" in why
+    matching = final_rows(df).assign(**PROTOCOL)
+    table, why = published_comparison(matching)
+    assert why == "" and table.ours_seeds.item() == 24
