@@ -22,6 +22,8 @@ from typing import Any
 from gan_lib.config import PRESETS, VARIANTS, Config, make_config
 from gan_lib.errors import UserError, cli_errors
 from gan_lib.paths import REPO_ROOT, results_dir
+from gan_lib.progress import StepProgress
+from gan_lib.rendering import render_index, render_report
 
 log = logging.getLogger(__name__)
 
@@ -179,76 +181,6 @@ def record_failed_run(spec: RunSpec, message: str, runs_root: Path, results_root
     return message
 
 
-def render_report(study: str, results_root: Path, output_root: Path) -> Path:
-    """Execute report.ipynb for `study` and render it, code hidden, to `results/reports/<study>.html`.
-
-    The executed notebook (`papermill_runs/<study>/report.ipynb`) is stored without papermill's timestamps and with
-    paths relative to the repository, and neither file is rewritten when its content is unchanged: rendering the
-    report of unchanged results leaves the working tree unchanged."""
-    import nbconvert
-    import nbformat
-    import papermill as pm
-
-    from gan_lib.report import study_outputs
-
-    out = output_root / study / "report.ipynb"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.ipynb")
-    try:
-        pm.execute_notebook(str(NOTEBOOKS / "report.ipynb"), str(tmp), cwd=str(REPO_ROOT), progress_bar=False,
-                            parameters={"results_root": _repo_relative(results_root), "study": study},
-                            kernel_name="python3")
-        nb = _without_timestamps(nbformat.read(tmp, as_version=4), out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _write_if_changed(out, nbformat.writes(nb).encode() + b"\n")
-    html, _ = nbconvert.HTMLExporter(exclude_input=True).from_notebook_node(
-        nb, resources={"metadata": {"name": f"Study {study}: data-efficient BigGAN report"}})
-    return _write_if_changed(study_outputs(results_root, study)["report"], html.encode())
-
-
-def render_index(results_root: Path) -> Path:
-    """`results/report.html`: a page linking every study's report under `results/reports/`."""
-    import html
-
-    reports = sorted((results_root / "reports").glob("*.html"))
-    items = "\n".join(f'<li><a href="reports/{html.escape(p.name)}">{html.escape(p.stem)}</a></li>' for p in reports)
-    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>gan-study: reports</title></head>"
-            f"<body><h1>Study reports</h1>\n<ul>\n{items}\n</ul>\n<p>One report per study, rendered by "
-            "<code>python -m gan_lib.study --study NAME --report-only</code>.</p></body></html>\n")
-    return _write_if_changed(results_root / "report.html", page.encode())
-
-
-def _repo_relative(path: Path) -> str:
-    path = Path(path).resolve()
-    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
-
-
-def _without_timestamps(nb: Any, out: Path) -> Any:
-    """The executed notebook without what changes from one execution to the next (times, durations, paths)."""
-    meta = nb.metadata.get("papermill", {})
-    for key in ("start_time", "end_time", "duration", "environment_variables"):
-        meta.pop(key, None)
-    meta["input_path"] = "notebooks/report.ipynb"
-    meta["output_path"] = _repo_relative(out)
-    for cell in nb.cells:
-        if "injected-parameters" in cell.metadata.get("tags", []):
-            cell.id = "injected-parameters"  # papermill gives it a random id
-        cell.metadata.pop("execution", None)
-        for key in ("start_time", "end_time", "duration"):
-            cell.metadata.get("papermill", {}).pop(key, None)
-    return nb
-
-
-def _write_if_changed(path: Path, content: bytes) -> Path:
-    from gan_lib.files import atomic_write_bytes
-
-    if not (path.exists() and path.read_bytes() == content):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, content)
-    return path
-
-
 def run_study(specs: list[RunSpec], *, jobs: int = 1, runs_root: Path, results_root: Path,
               output_root: Path, report: bool = True) -> dict[str, str]:
     """Run every spec not yet finished (`jobs` at a time), then the report. Returns run_id -> outcome."""
@@ -393,7 +325,8 @@ def _run(args: argparse.Namespace) -> int:
               f"To retrain them into study {base}-rerun and compare: python -m gan_lib.study --preset {args.preset}"
               f"{' --study ' + base if args.study else ''} --rerun (or: make reproduce)")
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    with StepProgress(specs, Path(args.runs_root), skip=set(finished)):
+    with StepProgress({Path(args.runs_root) / s.study / s.run_id: s.config().opt_steps
+                       for s in specs if s.run_id not in finished}):
         outcomes = run_study(specs, jobs=args.jobs, runs_root=Path(args.runs_root), results_root=results_root,
                              output_root=output_root, report=False)
     trained = sorted(k for k, v in outcomes.items() if v == "ok")
@@ -434,51 +367,6 @@ def _print_comparison(base: str, study: str, results_root: Path) -> None:
         return
     print(f"committed ({base}) vs reproduced ({study}), final evaluation of each cell:")
     print(table.to_string(index=False))
-
-
-class StepProgress:
-    """A tqdm bar over the training steps of the study's runs, read from each run's status.json every few
-    seconds (a thread; the runs themselves execute in papermill kernels)."""
-
-    def __init__(self, specs: list[RunSpec], runs_root: Path, skip: set[str], every: float = 2.0):
-        self.dirs = {runs_root / s.study / s.run_id: s.config().opt_steps for s in specs if s.run_id not in skip}
-        self.every = every
-        self.stop = None
-        self.thread = None
-
-    def _poll(self, bar) -> None:
-        from gan_lib.run_dir import read_status
-
-        shown = None
-        while True:
-            statuses = {d: read_status(d) for d in self.dirs}
-            steps = sum(min(int(st["step"]), self.dirs[d]) for d, st in statuses.items())
-            running = ", ".join(d.name for d, st in statuses.items() if st["status"] == "running")[:60]
-            if (steps, running) != shown:  # redraw on change only (quiet logs when stderr is a file)
-                bar.n, shown = steps, (steps, running)
-                bar.set_postfix_str(running, refresh=False)
-                bar.refresh()
-            if self.stop.wait(self.every):
-                return
-
-    def __enter__(self) -> "StepProgress":
-        import threading
-
-        from tqdm.auto import tqdm
-
-        if not self.dirs:
-            return self
-        self.stop = threading.Event()
-        self.bar = tqdm(total=sum(self.dirs.values()), desc="steps", unit="step", position=1, leave=False)
-        self.thread = threading.Thread(target=self._poll, args=(self.bar,), daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.thread:
-            self.stop.set()
-            self.thread.join()
-            self.bar.close()
 
 
 if __name__ == "__main__":
