@@ -16,11 +16,23 @@ class StepProgress:
         self.stop = None
         self.thread = None
 
-    def _poll(self, bar) -> None:
+    def _poll(self) -> None:
+        import time
+
+        from tqdm.auto import tqdm
+
         from gan_lib.run_dir import read_status
 
-        shown = None
-        while True:
+        started, shown, bar = time.time(), None, None
+        while not self.stop.wait(self.every):
+            # No bar until one of these runs writes its status: a study that stops before training (say, at the
+            # results lock) prints nothing but its error.
+            if bar is None and not any((d / "status.json").exists() and (d / "status.json").stat().st_mtime >= started
+                                       for d in self.dirs):
+                continue
+            if bar is None:
+                bar = self.bar = tqdm(total=sum(self.dirs.values()), desc="steps", unit="step", position=1,
+                                      leave=False)
             statuses = {d: read_status(d) for d in self.dirs}
             steps = sum(min(int(st["step"]), self.dirs[d]) for d, st in statuses.items())
             running = ", ".join(d.name for d, st in statuses.items() if st["status"] == "running")[:60]
@@ -28,24 +40,19 @@ class StepProgress:
                 bar.n, shown = steps, (steps, running)
                 bar.set_postfix_str(running, refresh=False)
                 bar.refresh()
-            if self.stop.wait(self.every):
-                return
 
     def __enter__(self) -> "StepProgress":
         import threading
 
-        from tqdm.auto import tqdm
-
-        if not self.dirs:
-            return self
-        self.stop = threading.Event()
-        self.bar = tqdm(total=sum(self.dirs.values()), desc="steps", unit="step", position=1, leave=False)
-        self.thread = threading.Thread(target=self._poll, args=(self.bar,), daemon=True)
-        self.thread.start()
+        if self.dirs:
+            self.stop, self.bar = threading.Event(), None
+            self.thread = threading.Thread(target=self._poll, daemon=True)
+            self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         if self.thread:
             self.stop.set()
             self.thread.join()
-            self.bar.close()
+            if self.bar is not None:
+                self.bar.close()
