@@ -137,3 +137,17 @@ def test_final_rows_prefer_the_larger_final_evaluation_and_the_published_number_
     matching = final_rows(df).assign(**PROTOCOL)
     table, why = published_comparison(matching)
     assert why == "" and table.ours_seeds.item() == 24
+
+
+def test_ctrl_c_marks_the_run_interrupted(tmp_path, tiny_set, monkeypatch):
+    from gan_lib import training
+    from gan_lib.config import make_config
+
+    def interrupted(state):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(make_config("smoke", "scratch", eval_num_samples=0), tmp_path / "run", dataset=tiny_set,
+                       progress=False)
+    assert training.read_status(tmp_path / "run")["status"] == "interrupted"
