@@ -232,3 +232,17 @@ def test_every_notebook_runs_with_its_defaults(name, tmp_path):
     expected = {"train_variant": "final FID", "pretrain_source": "source model FID 88.8",
                 "report": "Figure 1.", "explore": "VBox"}[name]
     assert expected in text
+
+
+def test_every_notebook_parameter_has_a_type_papermill_shows():
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        untyped = [n for n, p in pm.inspect_notebook(str(path)).items() if p["inferred_type_name"] == "None"]
+        assert untyped == [], f"{path.name}: papermill --help-notebook shows 'Unknown type' for {untyped}"
+
+
+def test_a_parameter_of_the_wrong_type_is_one_user_error_before_training():
+    from gan_lib.errors import UserError
+
+    with pytest.raises(UserError, match=r"^parameter seed must be int, got 'abc'"):
+        config_from_params(dataset="fluent-faces", variant="scratch", preset="smoke", seed="abc")
+    assert config_from_params(preset="smoke", variant="scratch", epochs=2, seed=0).opt_epochs == 2.0  # int for float
