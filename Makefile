@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-fast study data clean-venv
+.PHONY: setup test test-fast study reproduce report data clean-venv
 
 setup: $(STAMP)
 
@@ -29,8 +29,17 @@ data: $(STAMP)
 	$(PY) -m gan_lib.data prepare fluent-faces --resolution 32
 	$(PY) -m gan_lib.data prepare fluent-objects-1000 --resolution 32
 
+# On a clone the committed runs are finished: this trains nothing and says so. New cells (--seeds, --variants) train.
 study: $(STAMP) data
 	$(PY) -m gan_lib.study --preset laptop
+
+# Retrain the committed laptop study (3 seeds, ~3 h on two cores) into study laptop-rerun, then compare FID/KID per cell.
+reproduce: $(STAMP) data
+	$(PY) -m gan_lib.study --preset laptop --seeds 0 1 2 --rerun
+
+# Render the committed study's report again (and the index results/report.html); unchanged results change no file.
+report: $(STAMP)
+	$(PY) -m gan_lib.study --preset laptop --report-only
 
 clean-venv:
 	rm -rf $(VENV)

@@ -10,8 +10,8 @@ Pillow resize, its `InceptionV3W` forward) with the same network, device and bat
 `kernels`: GFLOP/s of the CPU's 3x3 conv kernels at the laptop shapes and of a large matmul, the ceilings that
 bound any CPU training speedup.
 
-CLI: `python -m gan_lib.bench {features,train,kernels} ...` -> `results/bench/<kind>_<host>[_cuda].json`
-(`features` prints its rows and writes JSON only to an explicit `--out`).
+CLI: `python -m gan_lib.bench {features,train,kernels} ...` -> a scratch file `<cache>/bench/<kind>_<host>[_cuda].json`;
+`--out results/bench/NAME.json` to write (and then commit) a result file.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from gan_lib.files import write_json
 from gan_lib.errors import UserError, cli_errors
-from gan_lib.paths import results_dir
+from gan_lib.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,11 @@ def machine_info(device: str | torch.device = "cpu") -> dict[str, Any]:
 
 
 def bench_path(kind: str, device: str | torch.device = "cpu") -> Path:
-    """`results/bench/KIND_HOST.json`, with `_cuda` (etc.) appended for a non-CPU device."""
+    """The default output, `<cache>/bench/KIND_HOST.json` (`_cuda` etc. appended for a non-CPU device): a scratch
+    folder, so a benchmark never overwrites the committed `results/bench/` files unless `--out` names one."""
     device_type = torch.device(device).type
     suffix = "" if device_type == "cpu" else f"_{device_type}"
-    return results_dir() / "bench" / f"{kind}_{socket.gethostname()}{suffix}.json"
+    return cache_dir() / "bench" / f"{kind}_{socket.gethostname()}{suffix}.json"
 
 
 def _bench_images(num: int, resolution: int, seed: int = 0) -> np.ndarray:
@@ -343,12 +344,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     t.add_argument("--compile", action="store_true",
                    help="also time a third mode: optimized + torch.compile (use --warmup >= 3: it compiles there)")
-    t.add_argument("--out", default=None, help="JSON path (default results/bench/train_<preset>_<host>.json)")
+    t.add_argument("--out", default=None, help="JSON path (default: a scratch file <cache>/bench/train_<preset>_<host>.json; results/bench/... to commit)")
     t.set_defaults(run=_cmd_train)
     k = sub.add_parser("kernels", help="CPU conv forward / gradient GFLOP/s at the laptop shapes, and a matmul")
     k.add_argument("--channels", type=int, default=128, help="conv width (laptop preset: 4 x 32)")
     k.add_argument("--repeats", type=int, default=10)
-    k.add_argument("--out", default=None, help="JSON path (default results/bench/kernels_<host>.json)")
+    k.add_argument("--out", default=None, help="JSON path (default: a scratch file <cache>/bench/kernels_<host>.json; results/bench/... to commit)")
     k.set_defaults(run=_cmd_kernels)
     return p
 

@@ -28,6 +28,7 @@ ADA_POLICY = "flip,translation,color,cutout"  # ADA's order: geometric, then col
 EVAL_TRUNCATIONS = (0.0, 0.5, 1.0, 1.5)
 TRUNCATION_SAMPLES = 200
 SOURCE_CHECKPOINT = "results/source/openmoji-laptop"  # committed source model of the offline default study
+SMOKE_SOURCE = "results/source/openmoji-smoke"  # committed 140 KB source at the smoke architecture (16 px)
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Tiny: a few steps in seconds on a CPU, for tests.
     "smoke": dict(data_resolution=16, g_ch=4, d_ch=4, g_dim_z=20, g_shared_dim=8, opt_batch_size=4,
                   opt_steps=4, eval_every=2, eval_num_samples=8, eval_batch_size=4, ckpt_every=2,
-                  miner_hidden=16, miner_stage1_steps=2, train_threads=2, g_ema_start=1),
+                  miner_hidden=16, miner_stage1_steps=2, train_threads=2, g_ema_start=1, transfer_source=SMOKE_SOURCE),
     # The offline default study on two CPU cores (scale settled with the study: see README).
     # Each run: 240 steps of batch 16 (~1.2 s each here), FID on 200 samples at steps 120 and 240.
     "laptop": dict(data_resolution=32, g_ch=32, d_ch=32, g_attn="", d_attn="", opt_batch_size=16,

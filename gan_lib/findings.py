@@ -165,7 +165,7 @@ def diagnostics_markdown(df: pd.DataFrame, scalars: pd.DataFrame) -> str:
     s = scalars.merge(runs, on="run_id")
     lines = [f"| dataset | variant | r_t, first quarter | r_t, last quarter | D accuracy, last quarter | "
              f"epoch r_t stays > {OVERFIT_R_T} | seeds |", "|---|---|---|---|---|---|---|"]
-    order = {v: i for i, v in enumerate(report.VARIANT_ORDER)}
+    order = {v: i for i, v in enumerate(report.variant_order(s.variant))}
     for (dataset, variant), g in sorted(s.groupby(["dataset", "variant"]), key=lambda kv: (kv[0][0],
                                                                                            order.get(kv[0][1], 99))):
         curve = g.groupby("epoch")[["r_t", "d_accuracy"]].mean().sort_index()

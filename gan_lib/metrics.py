@@ -1,6 +1,6 @@
 """Command line for evaluation, and the evaluation API under its older name (`from gan_lib import metrics`).
 
-    python -m gan_lib.metrics fid DIR_A DIR_B          FID between two image folders (clean-fid clean mode)
+    python -m gan_lib.metrics fid DIR_A DIR_B          FID and KID between two image folders (clean-fid clean mode)
     python -m gan_lib.metrics fid-run RUN_DIR          FID/KID of a trained run against its dataset (JSON)
 
 The metrics themselves are in `gan_lib.evaluation`, which knows nothing of training; this module sits above it
@@ -15,16 +15,18 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 
 from gan_lib.data import load_dataset
 from gan_lib.errors import UserError, cli_errors
 from gan_lib.evaluation import *  # noqa: F403  (the public evaluation API, as `gan_lib.metrics.X` has always offered)
 from gan_lib.evaluation import __all__ as _evaluation_names
-from gan_lib.evaluation import evaluate, fid_folders
+from gan_lib.evaluation import IMAGE_SUFFIXES, evaluate, fid_kid, image_features, inception_extractor
 from gan_lib.models import load_sampler
 
 __all__ = [*_evaluation_names, "main"]
+log = logging.getLogger(__name__)
 
 
 def _device(name: str) -> str:
@@ -35,9 +37,56 @@ def _device(name: str) -> str:
     return name
 
 
+# Below this many images per folder FID is strongly biased upwards (and KID noisy): the numbers compare poorly.
+FEW_IMAGES = 50
+
+
+def _readable_images(folder: str) -> list:
+    """The images of `folder` as clean-fid decodes them (sorted paths, RGB), skipping unreadable files with a
+    warning that counts them, as `python -m gan_lib.data prepare` does."""
+    from PIL import Image
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise UserError(f"image folder {folder} does not exist")
+    files = sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    images, skipped = [], []
+    for f in files:
+        try:
+            with Image.open(f) as img:
+                images.append(np.array(img.convert("RGB")))
+        except (OSError, ValueError, SyntaxError) as err:
+            skipped.append(f"{f} ({err})")
+    if skipped:
+        log.warning("%s: skipped %d unreadable file(s) of %d (first: %s)", folder, len(skipped), len(files), skipped[0])
+    if not images:
+        raise UserError(f"no readable images ({', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}) in {folder}")
+    return images
+
+
 def _cmd_fid(args: argparse.Namespace) -> None:
-    scores = fid_folders(args.dir_a, args.dir_b, device=_device(args.device))
-    print(f"{scores['fid']:.6f}")
+    """FID and KID of two folders (the same numbers as `fid_folders`), with counts, warnings and progress."""
+    from tqdm.auto import tqdm
+
+    folders = {"a": args.dir_a, "b": args.dir_b}
+    images = {k: _readable_images(f) for k, f in folders.items()}
+    for k, imgs in images.items():
+        if len(imgs) < FEW_IMAGES:
+            log.warning("%s holds %d images: FID from fewer than %d is biased upwards; compare only numbers "
+                        "computed from the same counts", folders[k], len(imgs), FEW_IMAGES)
+    extractor = inception_extractor(_device(args.device))
+    chunk = getattr(extractor, "batch_size", 64)
+    feats = {}
+    with tqdm(total=sum(map(len, images.values())), desc="Inception features", unit="img") as bar:
+        for k, imgs in images.items():
+            parts = []
+            for i in range(0, len(imgs), chunk):
+                parts.append(image_features(imgs[i:i + chunk], extractor))
+                bar.update(len(imgs[i:i + chunk]))
+            feats[k] = np.concatenate(parts)
+    scores = fid_kid(feats["a"], feats["b"])
+    print(f"FID {scores['fid']:.6f}, KID {scores['kid']:.6f} ({len(images['a'])} images in {args.dir_a}, "
+          f"{len(images['b'])} in {args.dir_b}; {extractor.name})")
 
 
 def _cmd_fid_run(args: argparse.Namespace) -> None:
@@ -57,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gan_lib.metrics",
                                 description="FID and KID as clean-fid computes them (clean mode)")
     sub = p.add_subparsers(dest="command", required=True)
-    f = sub.add_parser("fid", help="FID between two image folders (clean-fid clean mode); prints the number")
+    f = sub.add_parser("fid", help="FID and KID between two image folders (clean-fid clean mode), with the counts")
     f.add_argument("dir_a")
     f.add_argument("dir_b")
     f.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default)")

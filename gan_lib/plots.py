@@ -113,11 +113,40 @@ def training_curves(rows: list[dict]) -> "plt.Figure":
     return fig
 
 
-class LiveProgress:
-    """An `on_eval` callback for notebooks: one display, updated in place with samples and curves."""
+def scalar_curves(run_dir: str | Path) -> "plt.Figure | None":
+    """The per-step scalars a run logs to `scalars.csv` (losses; D diagnostics r_t and D accuracy) against step;
+    None before the first log window."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
 
-    def __init__(self, num: int = 32, seed: int = 0):
-        self.num, self.seed, self.rows, self.handle = num, seed, [], None
+    path = Path(run_dir) / "scalars.csv"
+    try:
+        data = pd.read_csv(path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):  # not yet written, or no log window yet
+        return None
+    if data.empty or "step" not in data:
+        return None
+    fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(9, 3))
+    for key in ("d_loss", "g_loss", "cr_loss"):
+        if key in data:
+            ax_loss.plot(data.step, data[key], label=key)
+    ax_loss.set(xlabel="step", title="losses (per log window)")
+    ax_loss.legend()
+    for key in ("r_t", "d_accuracy"):
+        if key in data:
+            ax_d.plot(data.step, data[key], label=key)
+    ax_d.set(xlabel="step", title="D diagnostics (towards 1: D overfits)", ylim=(-0.05, 1.05))
+    ax_d.legend()
+    fig.tight_layout()
+    return fig
+
+
+class LiveProgress:
+    """An `on_eval` callback for notebooks: one display, updated in place with samples, the FID curve and (given
+    `run_dir`) the per-step scalars logged so far."""
+
+    def __init__(self, num: int = 32, seed: int = 0, run_dir: str | Path | None = None):
+        self.num, self.seed, self.rows, self.handle, self.run_dir = num, seed, [], None, run_dir
 
     def __call__(self, row: dict, sampler: "SampleFn") -> None:
         import matplotlib.pyplot as plt
@@ -138,8 +167,15 @@ class LiveProgress:
         fig.savefig(curves, format="png", dpi=80)
         plt.close(fig)
         outputs = [IPyImage(buf.getvalue()), IPyImage(curves.getvalue())]
+        scalars = scalar_curves(self.run_dir) if self.run_dir is not None else None
+        if scalars is not None:
+            png = io.BytesIO()
+            scalars.savefig(png, format="png", dpi=80)
+            plt.close(scalars)
+            outputs.append(IPyImage(png.getvalue()))
         if self.handle is None:
             self.handle = [display(o, display_id=True) for o in outputs]
         else:
             for handle, o in zip(self.handle, outputs):
                 handle.update(o)
+            self.handle += [display(o, display_id=True) for o in outputs[len(self.handle):]]

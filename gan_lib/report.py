@@ -16,6 +16,7 @@ from scipy import stats  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from gan_lib.config import VARIANTS  # noqa: E402
+from gan_lib.paths import REPO_ROOT  # noqa: E402
 
 # The original study's one published number (Kjellberg 2021): not rerun here, shown for reference only.
 PUBLISHED = pd.DataFrame([{"dataset": "lsun-bedroom-1000", "variant": "tl+da", "setting": "128 px, 150 epochs",
@@ -49,12 +50,107 @@ def train_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def final_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """The last training evaluation of each finished run."""
-    rows = train_rows(df)
-    rows = rows[rows.step == rows.opt_steps]
-    return rows.sort_values("step").groupby(["study", "run_id"], as_index=False).tail(1)
+    """One row per finished run: its "final" evaluation (more samples, at the last step) where it has one, else
+    its last training evaluation. `num_samples` says which."""
+    ok = df[df.status == "ok"]
+    train = train_rows(df)
+    rows = pd.concat([ok[ok.eval_kind == "final"], train[train.step == train.opt_steps]])
+    rows = rows.assign(_final=rows.eval_kind == "final").sort_values(["_final", "step"], kind="stable")
+    return rows.groupby(["study", "run_id"], as_index=False).tail(1).drop(columns="_final")
 
 
+def study_outputs(results_root: Path, study: str) -> dict[str, Path]:
+    """Where a study's report, summary table and figures go: each study owns its own files."""
+    root = Path(results_root)
+    return {"report": root / "reports" / f"{study}.html", "summary": root / "summary" / f"{study}.csv",
+            "figures": root / "figures" / study}
+
+
+def compare_studies(committed: pd.DataFrame, rerun: pd.DataFrame) -> pd.DataFrame:
+    """Final FID/KID of each reproduced run beside the committed run of the same cell (dataset, variant, seed),
+    whether they are bit-identical, and otherwise whether the difference lies within the committed seeds' range."""
+    keys = ["dataset", "variant", "train_seed"]
+    old, new = final_rows(committed), final_rows(rerun)
+    if old.empty or new.empty:
+        return pd.DataFrame()
+    table = new[keys + ["fid", "kid", "num_samples"]].merge(old[keys + ["fid", "kid"]], on=keys,
+                                                            suffixes=("_rerun", "_committed"))
+    spread = old.groupby(["dataset", "variant"]).fid.agg(["min", "max", "count"]).reset_index()
+    table = table.merge(spread, on=["dataset", "variant"])
+    same = (table.fid_rerun == table.fid_committed) & (table.kid_rerun == table.kid_committed)
+    inside = table.fid_rerun.between(table["min"], table["max"])
+    table["verdict"] = ["bit-identical" if s else ("within the committed seeds' range" if i and n > 1 else
+                        "differs" + ("" if n > 1 else " (one committed seed: no spread to compare with)"))
+                        for s, i, n in zip(same, inside, table["count"])]
+    table["fid_diff"] = table.fid_rerun - table.fid_committed
+    return table[keys + ["num_samples", "fid_committed", "fid_rerun", "fid_diff", "kid_committed", "kid_rerun",
+                         "verdict"]]
+
+
+def methods_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The training and evaluation settings of the study's runs, one column per distinct setting (usually one)."""
+    import json
+
+    rows = []
+    for (dataset, variant), r in final_rows(df).groupby(["dataset", "variant"]):
+        c = json.loads(r.config_json.iloc[0])
+        r = r.iloc[0]
+        rows.append({
+            "architecture": f"BigGAN, G/D width {c['g_ch']}/{c['d_ch']}, attention {c['g_attn'] or 'none'}",
+            "resolution": f"{c['data_resolution']} px", "batch": c["opt_batch_size"],
+            "length": f"{c['opt_steps']} G steps" + (f" ({c['opt_epochs']:g} epochs)" if c.get("opt_epochs") else ""),
+            "learning rates": f"G {c['opt_g_lr']:g}, D {c['opt_d_lr']:g} (Adam β {c['opt_beta1']:g}, "
+                              f"{c['opt_beta2']:g}), {c['d_steps']} D step(s) per G step",
+            "EMA": f"decay {c['g_ema_decay']:g} from step {c['g_ema_start']}" if c["g_ema_decay"] else "none",
+            "loss": c["opt_loss"],
+            "FID protocol": f"{int(r.num_samples)} generated images against the whole training set, "
+                            f"{r.extractor} features (clean-fid clean mode)",
+        })
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows).drop_duplicates()
+    return table.T.set_axis([f"setting {i + 1}" for i in range(len(table))] if len(table) > 1 else ["value"],
+                            axis=1)
+
+
+PROTOCOL = {"dataset": "lsun-bedroom-1000", "resolution": 128, "variant": "tl+da", "opt_epochs": 150.0}
+
+
+def published_comparison(final: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The thesis's number beside ours where the protocol matches (`PROTOCOL`); else which settings differ."""
+    match = final
+    for key, value in PROTOCOL.items():
+        match = match[match[key] == value]
+    if len(match):
+        return PUBLISHED.assign(ours=match.fid.mean(), ours_seeds=len(match)), ""
+    def shown(values) -> str:
+        return ", ".join(sorted(f"{v:g}" if isinstance(v, float) else str(v) for v in values)) or "not set"
+
+    differs = [f"{key} (published {shown([value])}; here {shown(final[key].dropna().unique())})"
+               for key, value in PROTOCOL.items() if not (final[key] == value).any()]
+    return PUBLISHED, "Not comparable with this study; these settings differ: " + "; ".join(differs) + "."
+
+
+def diagnostics_figure(scalars: pd.DataFrame, df: pd.DataFrame) -> plt.Figure | None:
+    """Per-step D diagnostics (r_t, D accuracy) against epochs, one line per variant (mean over seeds, band = sd),
+    one row per dataset."""
+    if scalars.empty or "r_t" not in scalars:
+        return None
+    runs = df.drop_duplicates("run_id")[["run_id", "dataset", "variant"]]
+    data = scalars.merge(runs, on="run_id")
+    if data.empty:
+        return None
+    datasets = sorted(data.dataset.unique())
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(11, 3.6 * len(datasets)), squeeze=False)
+    for row, dataset in zip(axes, datasets):
+        sub = data[data.dataset == dataset]
+        hue_order = variant_order(sub.variant)
+        for ax, (col, label) in zip(row, [("r_t", "r_t = E[sign(D(real))]"), ("d_accuracy", "D accuracy")]):
+            sns.lineplot(sub, x="epoch", y=col, hue="variant", hue_order=hue_order, errorbar="sd", ax=ax)
+            ax.set_title(f"{dataset}: {label}")
+            ax.set_xlabel("epoch")
+    fig.tight_layout()
+    return fig
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     """Final FID and KID per dataset x variant: mean, standard deviation over seeds, and n."""
     final = final_rows(df)
@@ -124,11 +220,12 @@ def fid_curves(df: pd.DataFrame, x: str = "images_seen") -> plt.Figure:
     for ax, dataset in zip(axes[0], datasets):
         sub = rows[rows.dataset == dataset]
         hue_order = variant_order(sub.variant)
-        per_seed = {} if x == "images_seen" else {"units": "train_seed", "estimator": None}
+        per_seed = {} if x in ("images_seen", "epochs") else {"units": "train_seed", "estimator": None}
         sns.lineplot(sub, x=x, y="fid", hue="variant", hue_order=hue_order, errorbar="sd", marker="o", ax=ax,
                      **per_seed)
         ax.set_title(dataset)
-        ax.set_xlabel({"images_seen": "real images shown to D", "train_seconds": "training seconds"}.get(x, x))
+        ax.set_xlabel({"images_seen": "real images shown to D", "train_seconds": "training seconds",
+                       "epochs": "epochs (real images shown / dataset size)"}.get(x, x))
         ax.set_ylabel("FID (lower is better)")
     fig.tight_layout()
     return fig
@@ -145,13 +242,14 @@ def truncation_figure(df: pd.DataFrame) -> plt.Figure | None:
     return grid.figure
 
 
-def image_panel(paths: dict[str, Path], columns: int = 4, title: str = "") -> plt.Figure | None:
+def image_panel(paths: dict[str, Path], columns: int = 4, title: str = "",
+                panel_size: tuple[float, float] = (3.2, 3.4)) -> plt.Figure | None:
     """Saved PNGs side by side, labelled by their dict keys."""
     existing = {k: p for k, p in paths.items() if Path(p).exists()}
     if not existing:
         return None
     rows = -(-len(existing) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(panel_size[0] * columns, panel_size[1] * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, (label, path) in zip(axes.flat, existing.items()):
@@ -169,3 +267,48 @@ def save(fig: plt.Figure | None, path: Path) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
+
+
+class Figures:
+    """Numbered figures with captions: each is saved under the study's figure folder and shown with its caption
+    as the image's alt text."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.count = Path(folder), 0
+
+    def show(self, fig: plt.Figure | Path | None, name: str, caption: str) -> Path | None:
+        """Save `fig` (or take the PNG at a path) and show it as a numbered <figure> with its caption."""
+        import base64
+        import html
+        import re
+
+        from IPython.display import HTML, display
+
+        if fig is None:
+            return None
+        path = fig if isinstance(fig, Path) else save(fig, self.folder / f"{name}.png")
+        if not isinstance(fig, Path):
+            plt.close(fig)
+        self.count += 1
+        data = base64.b64encode(Path(path).read_bytes()).decode()
+        text = html.escape(caption)
+        alt, shown = text.replace("`", ""), re.sub(r"`([^`]*)`", r"<code>\1</code>", text)
+        display(HTML(f'<figure><img src="data:image/png;base64,{data}" alt="Figure {self.count}: {alt}" '
+                     f'style="max-width:100%"><figcaption><b>Figure {self.count}.</b> {shown}</figcaption></figure>'))
+        return path
+
+
+def source_scores(df: pd.DataFrame) -> pd.DataFrame:
+    """The FID/KID each transfer source recorded for itself (`fid.json` beside its weights), where it has one."""
+    import json
+
+    rows = []
+    for source in sorted(s for s in df.transfer_source.dropna().unique() if s):
+        path = Path(source) / "fid.json"
+        path = path if path.is_absolute() else REPO_ROOT / path
+        if path.exists():
+            r = json.loads(path.read_text())
+            rows.append({"source": source, "FID": round(r["fid"], 1), "KID": round(r["kid"], 3),
+                         "samples": r["num_samples"], "reference images": r.get("reference_count"),
+                         "reference": r["reference"]})
+    return pd.DataFrame(rows)

@@ -22,6 +22,8 @@ from typing import Any
 from gan_lib.config import EVAL_TRUNCATIONS, PRESETS, VARIANTS, Config, default_variants, make_config
 from gan_lib.errors import UserError, cli_errors
 from gan_lib.paths import REPO_ROOT, results_dir
+from gan_lib.progress import StepProgress
+from gan_lib.rendering import render_index, render_report
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +43,31 @@ PARAM_FIELDS = {
 RUN_PARAMS = ("study", "run_id", "runs_root", "results_root", "truncations", "memorization")
 
 
+# The type each notebook parameter takes (None is allowed where the notebook's default is None).
+PARAM_TYPES = {"dataset": str, "variant": str, "preset": str, "seed": int, "resolution": int, "steps": int,
+               "epochs": float, "pretrained": str, "data_seed": int, "data_count": int, "eval_every": int,
+               "eval_num_samples": int, "device": str, "channels_last": bool, "bf16": bool, "torch_compile": bool}
+
+
+def check_param_types(**params: Any) -> None:
+    """A `UserError` naming the first parameter whose value has the wrong type (e.g. `-p seed abc`)."""
+    for name, value in params.items():
+        want = PARAM_TYPES.get(name)
+        if want is None or value is None:
+            continue
+        ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+        ok = ok or (want is float and isinstance(value, int) and not isinstance(value, bool))
+        if not ok:
+            raise UserError(f"parameter {name} must be {want.__name__}, got {value!r}; e.g. -p {name} "
+                            f"{ {'str': 'NAME', 'int': '1', 'float': '1.5', 'bool': 'True'}[want.__name__]}")
+
+
 def config_from_params(**params: Any) -> Config:
     """Build the run's config from notebook parameters; None means 'the preset's value'."""
     unknown = sorted(set(params) - set(PARAM_FIELDS))
     if unknown:
         raise UserError(f"unknown notebook parameter(s) {', '.join(unknown)}; known: {', '.join(PARAM_FIELDS)}")
+    check_param_types(**params)
     fields = {PARAM_FIELDS[k]: v for k, v in params.items() if v is not None and k not in ("preset", "variant")}
     if fields.get("transfer_source") == "":
         del fields["transfer_source"]
@@ -158,22 +180,6 @@ def record_failed_run(spec: RunSpec, message: str, runs_root: Path, results_root
     except UserError as err:
         message = f"{message} (not recorded in results: {err})"
     return message
-
-
-def render_report(study: str, results_root: Path, output_root: Path) -> Path:
-    """Execute report.ipynb on `results_root` and render it to `results_root/report.html` (code hidden)."""
-    import nbconvert
-    import nbformat
-    import papermill as pm
-
-    from gan_lib.files import atomic_write_bytes
-
-    out = output_root / study / "report.ipynb"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(NOTEBOOKS / "report.ipynb"), str(out), cwd=str(REPO_ROOT), progress_bar=False,
-                        parameters={"results_root": str(results_root), "study": study}, kernel_name="python3")
-    html, _ = nbconvert.HTMLExporter(exclude_input=True).from_notebook_node(nbformat.read(out, as_version=4))
-    return atomic_write_bytes(results_root / "report.html", html.encode())
 
 
 def run_study(specs: list[RunSpec], *, jobs: int = 1, runs_root: Path, results_root: Path,
@@ -311,29 +317,80 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-root", default=str(REPO_ROOT / "papermill_runs"),
                         help="executed notebooks")
     parser.add_argument("--no-report", action="store_true")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: render the study's report from its results (and the index)")
+    parser.add_argument("--rerun", action="store_true",
+                        help="retrain the picked runs into study <study>-rerun (never over the committed results) "
+                             "and compare their final FID/KID with the committed ones")
     return _run(parser.parse_args(argv))
 
 
 @cli_errors
 def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    study = args.study or args.preset
+    base = args.study or args.preset
+    study = f"{base}-rerun" if args.rerun else base
     options = {k: True for k in ("channels_last", "bf16", "torch_compile") if getattr(args, k)}
     specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained, options,
                  args.epochs, tuple(args.truncations))
     check_sources(specs)
     results_root = Path(args.results_root) if args.results_root else results_dir()
+    output_root = Path(args.output_root)
+    if args.report_only:
+        path = render_report(study, results_root, output_root)
+        print(f"study {study}: trained nothing (--report-only); report: {path}; index: {render_index(results_root)}")
+        return 0
+    if args.rerun:
+        _check_committed(base, specs, results_root)
+    finished = [s.run_id for s in specs if run_state(s, results_root) == "finished"]
+    if len(finished) == len(specs):
+        print(f"study {study}: all {len(specs)} runs already have finished results in "
+              f"{results_root / 'runs' / study} (on a fresh clone: the committed ones); nothing to train. "
+              f"To retrain them into study {base}-rerun and compare: python -m gan_lib.study --preset {args.preset}"
+              f"{' --study ' + base if args.study else ''} --rerun (or: make reproduce)")
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    outcomes = run_study(specs, jobs=args.jobs, runs_root=Path(args.runs_root), results_root=results_root,
-                         output_root=Path(args.output_root), report=not args.no_report)
-    record_invocation(results_root, study, started, time.perf_counter() - t0, outcomes, args.jobs)
-    failed = {k: v for k, v in outcomes.items() if v not in ("ok", "skipped (finished)")}
-    print(f"study {study}: {len(outcomes) - len(failed)} runs done, {len(failed)} failed, "
-          f"{time.perf_counter() - t0:.0f} s; report: "
-          f"{'not rendered (--no-report)' if args.no_report else results_root / 'report.html'}")
+    with StepProgress({Path(args.runs_root) / s.study / s.run_id: s.config().opt_steps
+                       for s in specs if s.run_id not in finished}):
+        outcomes = run_study(specs, jobs=args.jobs, runs_root=Path(args.runs_root), results_root=results_root,
+                             output_root=output_root, report=False)
+    trained = sorted(k for k, v in outcomes.items() if v == "ok")
+    skipped = sorted(k for k, v in outcomes.items() if v.startswith("skipped"))
+    failed = {k: v for k, v in outcomes.items() if v != "ok" and not v.startswith("skipped")}
+    report = "not rendered (nothing trained)" if not (trained or failed) else "not rendered (--no-report)"
+    if trained or failed:
+        record_invocation(results_root, study, started, time.perf_counter() - t0, outcomes, args.jobs)
+        if not args.no_report:
+            report = str(render_report(study, results_root, output_root))
+    if args.rerun:
+        _print_comparison(base, study, results_root)
+    print(f"study {study}: {len(trained)} trained, {len(skipped)} skipped (already finished), {len(failed)} failed, "
+          f"{time.perf_counter() - t0:.0f} s; report: {report}")
     for run_id, message in failed.items():
         print(f"  FAILED {run_id}: {message}")
     return 1 if failed else 0
+
+
+def _check_committed(base: str, specs: list[RunSpec], results_root: Path) -> None:
+    """--rerun compares with the finished runs of `base`: each picked cell must have one."""
+    from dataclasses import replace
+
+    missing = [s.run_id for s in specs if run_state(replace(s, study=base), results_root) != "finished"]
+    if missing:
+        raise UserError(f"--rerun reproduces finished runs of study {base!r}, but {', '.join(missing)} "
+                        f"{'has' if len(missing) == 1 else 'have'} no finished results in "
+                        f"{results_root / 'runs' / base}; pick cells with --datasets/--variants/--seeds")
+
+
+def _print_comparison(base: str, study: str, results_root: Path) -> None:
+    from gan_lib.report import compare_studies
+    from gan_lib.results import read_results
+
+    table = compare_studies(read_results(results_root, base), read_results(results_root, study))
+    if table.empty:
+        print(f"no finished reproduced run of study {base} to compare")
+        return
+    print(f"committed ({base}) vs reproduced ({study}), final evaluation of each cell:")
+    print(table.to_string(index=False))
 
 
 if __name__ == "__main__":

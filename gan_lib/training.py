@@ -276,6 +276,10 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
     except DivergenceError as err:
         write_status(run_dir, "failed", s.step, str(err))
         raise
+    except KeyboardInterrupt:
+        write_status(run_dir, "interrupted", s.step, "stopped by Ctrl-C; run the same command again to resume from "
+                                                     "the last checkpoint")
+        raise
     finally:
         bar.close()
     write_status(run_dir, "finished", s.step)

@@ -35,12 +35,17 @@ from gan_lib.plots import image_grid
 from gan_lib.training import load_sampler
 
 # %% tags=["parameters"]
-runs_root = "runs"
-source_dir = "results/source/openmoji-laptop"
+runs_root: str = "runs"  # run folders: <runs_root>/<study>/<run_id>
+source_dir: str = "results/source/openmoji-laptop"  # the source model, also offered
 
 # %%
-runs = {str(p.parent.relative_to(REPO_ROOT / runs_root)): p.parent
-        for p in sorted((REPO_ROOT / runs_root).glob("*/*/config.json"))}
+# Run folders that hold a model: a checkpoint or exported weights (a run that never reached its first checkpoint is
+# left out, with a note).
+folders = [p.parent for p in sorted((REPO_ROOT / runs_root).glob("*/*/config.json"))]
+runs = {str(d.relative_to(REPO_ROOT / runs_root)): d for d in folders
+        if (d / "checkpoint.pt").exists() or (d / "weights.pt").exists()}
+if len(runs) < len(folders):
+    print(f"left out {len(folders) - len(runs)} run folder(s) without a checkpoint yet")
 runs["source: " + source_dir] = REPO_ROOT / source_dir
 picker = widgets.Dropdown(options=list(runs), description="run", layout={"width": "60%"})
 # the thresholds of the study's truncation sweep (the report's truncation figure)

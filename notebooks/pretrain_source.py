@@ -17,12 +17,16 @@
 #
 # The transfer variants start from this class-conditional BigGAN (10 OpenMoji groups). The committed model in
 # `results/source/openmoji-laptop/` was trained with these parameters on a GPU; executing this notebook again finds
-# it finished and only evaluates it. Delete that folder's `weights.pt` to train it again (on the CPU this takes a few
-# hours; on a GPU about five minutes).
+# it finished and shows its recorded FID. Delete that folder's `weights.pt` and `fid.json` to train it again (on the CPU this takes a few
+# hours; on a GPU about five minutes). The smoke-sized source that lets the transfer variants run at the `smoke`
+# preset (`results/source/openmoji-smoke/`, 140 KB, a few minutes on a CPU) was made with `-p preset smoke -p steps 200
+# -p batch_size 16 -p ema_start 50 -p ema_decay 0.99 -p ckpt_every 100 -p fid_samples 0 -p source_dir
+# results/source/openmoji-smoke` (then its checkpoints deleted: `weights.pt` holds the trained model).
 
 # %%
 import json
 from pathlib import Path
+from typing import Optional
 
 import torch
 from IPython.display import Image, display
@@ -36,18 +40,19 @@ from gan_lib.plots import sample_grid
 from gan_lib.training import export_weights, load_sampler, resolve_device, train
 
 # %% tags=["parameters"]
-steps = 5000  # G updates
-batch_size = 64
-ema_start = 1000  # step at which the EMA generator starts averaging
-ema_decay = 0.999
-ckpt_every = 1000
-device = None  # auto | cpu | cuda; None: the preset's (auto)
-fid_samples = 1000  # generated images for the source's FID against openmoji
-source_dir = "results/source/openmoji-laptop"
+preset: str = "laptop"  # laptop | smoke: the architecture (smoke: results/source/openmoji-smoke, 16 px, seconds)
+steps: int = 5000  # G updates
+batch_size: int = 64
+ema_start: int = 1000  # step at which the EMA generator starts averaging
+ema_decay: float = 0.999
+ckpt_every: int = 1000
+device: Optional[str] = None  # auto | cpu | cuda; None: the preset's (auto)
+fid_samples: int = 1000  # generated images for the source's FID against openmoji; 0: no FID
+source_dir: str = "results/source/openmoji-laptop"  # where the source model goes
 
 # %%
 overrides = {"train_device": device} if device else {}
-cfg = make_config("laptop", "scratch", data_name="openmoji", opt_steps=steps, opt_batch_size=batch_size,
+cfg = make_config(preset, "scratch", data_name="openmoji", opt_steps=steps, opt_batch_size=batch_size,
                   eval_num_samples=0, g_ema_start=ema_start, g_ema_decay=ema_decay, ckpt_every=ckpt_every,
                   **overrides)
 images = load_dataset("openmoji", cfg.data_resolution)
@@ -67,7 +72,13 @@ grid = sample_grid(sampler, Path(source_dir) / "samples.png", dim_z=sampler.dim_
 display(Image(filename=str(grid)))
 
 # %%
-result = metrics.evaluate(sampler, dim_z=sampler.dim_z, n_classes=sampler.n_classes, dataset=images,
-                          num=fid_samples, seed=cfg.eval_seed, batch_size=cfg.eval_batch_size, device=torch_device)
-atomic_write_bytes(Path(source_dir) / "fid.json", json.dumps(result, indent=1).encode())
-result
+recorded = Path(source_dir) / "fid.json"
+if recorded.exists() and json.loads(recorded.read_text())["num_samples"] == fid_samples:
+    result = json.loads(recorded.read_text())  # evaluated before: the model is unchanged once finished
+elif fid_samples:
+    result = metrics.evaluate(sampler, dim_z=sampler.dim_z, n_classes=sampler.n_classes, dataset=images,
+                              num=fid_samples, seed=cfg.eval_seed, batch_size=cfg.eval_batch_size, device=torch_device)
+    atomic_write_bytes(recorded, json.dumps(result, indent=1).encode())
+if fid_samples:
+    print(f"source model FID {result['fid']:.1f}, KID {result['kid']:.3f} on {result['num_samples']} samples against "
+          f"{result['reference_count']} {cfg.data_name} images")

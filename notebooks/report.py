@@ -13,141 +13,167 @@
 # ---
 
 # %% [markdown]
-# # Report: transfer learning, DiffAugment and consistency regularization on tiny datasets
+# # Data-efficient BigGAN: transfer learning, DiffAugment and consistency regularization on tiny datasets
 #
-# Rebuilt from `results/` only (one parquet file per run, one row per evaluation). FID and KID are clean-fid's
-# (`clean` mode, Inception-v3 features) against the full training set; lower is better.
+# One study's report, rebuilt from `results/` only (one parquet file per run, one row per evaluation). FID and KID
+# are clean-fid's (`clean` mode, Inception-v3 features) against the whole training set; lower is better. Every
+# number and finding below is computed from the study's rows; sections without data are left out.
 
 # %%
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
-from gan_lib import report
+from gan_lib import findings, report
 from gan_lib.paths import REPO_ROOT
-from gan_lib.results import read_results
+from gan_lib.results import read_results, read_scalars
 
 # %% tags=["parameters"]
-results_root = "results"
-study = "laptop"  # the study whose runs are shown; None: every study
+results_root: str = "results"  # relative locations are relative to the repository
+study: str = "laptop"  # the study whose runs are shown
 
 # %%
-root = REPO_ROOT / results_root  # relative locations are relative to the repository
+pd.set_option("display.max_colwidth", None)
+root = REPO_ROOT / results_root
 df = read_results(root, study)
-figures = root / "figures"
-print(f"{df.run_id.nunique()} runs, {len(df)} rows, studies: {', '.join(sorted(df.study.unique()))}")
-
-# %% [markdown]
-# ## The variants in these results
-#
-# What each adds (from `gan_lib.config.VARIANTS`); "default study": one of the thesis's four.
-
-# %%
-report.variants_table(df.variant.unique())
-
-# %% [markdown]
-# ## Final FID and KID per dataset and variant
-#
-# Mean ± standard deviation over seeds; n = seeds.
-
-# %%
-summary = report.summary_table(df)
-table = report.format_summary(summary) if not summary.empty else pd.DataFrame()
-table.to_csv(root / "summary.csv") if not table.empty else None
-table
-
-# %% [markdown]
-# ## Are the gaps larger than the seed-to-seed spread?
-#
-# Final FID of each variant minus the baseline's, paired by seed (same evaluation latents); negative = better than the baseline. `ci95`: half-width of the paired t interval; `resolved`: the interval excludes zero.
-
-# %%
-for baseline in ("scratch", "tl"):
-    display(Markdown(f"**against `{baseline}`**"), report.paired_gaps(df, baseline))
-
-# %% [markdown]
-# ## Wall time of the study
-#
-# Each `python -m gan_lib.study` invocation (`make study` is one), as recorded in `results/studies/`; reruns skip finished runs.
-
-# %%
-report.study_wall_times(root, study) if study else None
-
-# %% [markdown]
-# ## Efficiency: FID against images seen and against training time
-
-# %%
-report.save(report.fid_curves(df, "images_seen"), figures / "fid_vs_images.png")
-report.save(report.fid_curves(df, "train_seconds"), figures / "fid_vs_seconds.png")
-plt.show()
-
-# %% [markdown]
-# ## Samples (fixed latents, EMA generator, final step)
-
-# %%
+outputs = report.study_outputs(root, study)
+figs = report.Figures(outputs["figures"])
 final = report.final_rows(df)
-panels = {}
-for dataset, rows in final.groupby("dataset"):
-    paths = {f"{r.variant} (seed {r.train_seed})": figures / "samples" / r.study / f"{r.run_id}.png"
-             for r in rows.sort_values(["variant", "train_seed"]).drop_duplicates("variant").itertuples()}
-    panels[dataset] = report.save(report.image_panel(paths, title=dataset), figures / f"samples_{dataset}.png")
-plt.show()
+failed = report.failed_runs(df)
 
-# %% [markdown]
-# ## Memorization check
-#
-# Each generated sample beside its nearest training image in Inception feature space. `nn_distance_ratio` is the median of (sample-to-nearest-train distance) / (that train image's distance to its own nearest neighbour): values well below 1 mean copies.
+
+def section(title: str, text: str = "") -> None:
+    display(Markdown(f"## {title}" + (f"\n\n{text}" if text else "")))
+
+
+def table(frame: pd.DataFrame, index: bool = False) -> HTML:
+    return HTML(frame.to_html(index=index, float_format=lambda x: f"{x:.2f}", na_rep="—"))
+
+
+display(Markdown(f"**Study `{study}`**: {df.run_id.nunique()} runs ({len(final)} finished, {len(failed)} failed), "
+                 f"datasets {', '.join(f'`{d}`' for d in sorted(df.dataset.unique()))}, variants "
+                 f"{', '.join(f'`{v}`' for v in report.variant_order(df.variant))}, seeds "
+                 f"{', '.join(map(str, sorted(df.train_seed.unique())))}."))
 
 # %%
-display(final.pivot_table(index="dataset", columns="variant", values="nn_distance_ratio").round(2))
-for dataset, rows in final.groupby("dataset"):
-    paths = {r.variant: figures / "memorization" / r.study / f"{r.run_id}.png"
-             for r in rows.sort_values("train_seed").drop_duplicates("variant").itertuples()}
-    report.save(report.image_panel(paths, title=f"{dataset}: sample | nearest training image"),
-                figures / f"memorization_{dataset}.png")
-plt.show()
+if not final.empty:
+    section("Findings", "Computed from the tables below; a gap counts as resolved when its 95 % paired t interval "
+            "over seeds excludes zero.")
+    display(Markdown(findings.findings_markdown(df)))
 
-# %% [markdown]
-# ## Truncation sweep
-#
-# FID of the final generator at several truncation thresholds (0 = none).
+# %%
+methods = report.methods_table(df)
+if not methods.empty:
+    section("Methods", "The variants in these results (from `gan_lib.config.VARIANTS`; \"default study\": one "
+            "of the thesis's four), then the settings of each dataset x variant.")
+    display(table(report.variants_table(df.variant.unique())), table(methods, index=True))
+sources = report.source_scores(df)
+if not sources.empty:
+    display(Markdown("**Source model** (the transfer variants' starting point), scored against its own "
+                     "pretraining set:"), table(sources))
+
+# %%
+sheets = {d: root / "figures" / f"dataset_{d}.png" for d in sorted(df.dataset.unique())}
+sheets = {d: p for d, p in sheets.items() if p.exists()}
+if sheets:
+    section("Datasets")
+    for dataset, path in sheets.items():
+        figs.show(path, f"dataset_{dataset}", f"Contact sheet of `{dataset}`: training images, seeded selection.")
+
+# %%
+if not final.empty:
+    section("Final FID and KID per dataset and variant",
+            "Mean ± standard deviation over seeds (best FID per dataset in bold); `FID samples` is the number of "
+            "generated images of the final evaluation.")
+    display(Markdown(findings.summary_markdown(df)))
+    summary = report.summary_table(df)
+    outputs["summary"].parent.mkdir(parents=True, exist_ok=True)
+    report.format_summary(summary).to_csv(outputs["summary"])
+
+# %%
+if not final.empty:
+    section("Are the gaps larger than the seed-to-seed spread?",
+            "Final FID of each variant minus its baseline's, paired by seed (same evaluation latents); negative "
+            "means better than the baseline.")
+    display(Markdown(findings.gaps_markdown(df)))
+
+# %%
+if report.train_rows(df).step.nunique() > 1:
+    section("FID over training")
+    figs.show(report.fid_curves(df, "images_seen"), "fid_vs_images",
+              "FID against real images shown to D, per dataset; line = mean over seeds, band = standard deviation.")
+    figs.show(report.fid_curves(df, "train_seconds"), "fid_vs_seconds",
+              "FID against training seconds, one line per seed (wall time depends on the machine's load).")
+    if report.train_rows(df).epochs.notna().any():
+        figs.show(report.fid_curves(df, "epochs"), "fid_vs_epochs", "FID against epochs of each dataset.")
+
+# %%
+scalars = read_scalars(root, study)
+diagnostics = report.diagnostics_figure(scalars, df)
+if diagnostics is not None:
+    section("Discriminator diagnostics",
+            "Per-step values logged during training: r_t (the share of real images D scores positive) rising "
+            "towards 1 signals an overfitting D; so does D accuracy.")
+    figs.show(diagnostics, "d_diagnostics", "D diagnostics against epochs per variant; line = mean over seeds, "
+              "band = standard deviation.")
+else:
+    plt.close("all")
+
+# %%
+sample_paths = {}
+for dataset, rows in final.groupby("dataset"):
+    rows = rows.sort_values(["train_seed", "variant"], key=lambda c: c.map(
+        {v: i for i, v in enumerate(report.variant_order(rows.variant))}) if c.name == "variant" else c)
+    paths = {f"{r.variant} (seed {r.train_seed})": root / "figures" / "samples" / r.study / f"{r.run_id}.png"
+             for r in rows.itertuples()}
+    sample_paths[dataset] = (paths, rows.variant.nunique())
+if any(any(Path(p).exists() for p in paths.values()) for paths, _ in sample_paths.values()):
+    section("Samples", "Fixed latents, EMA generator, final step; one row per training seed.")
+    for dataset, (paths, columns) in sample_paths.items():
+        figs.show(report.image_panel(paths, columns=columns, title=dataset), f"samples_{dataset}",
+                  f"Samples on `{dataset}`: columns are variants, rows are training seeds.")
+
+# %%
+memo = final.dropna(subset=["nn_distance_ratio"])
+if not memo.empty:
+    section("Memorization check",
+            "Each generated sample beside its nearest training image in Inception feature space. The ratio is the "
+            "median of (sample-to-nearest-training-image distance) / (that image's distance to its own nearest "
+            "neighbour): values well below 1 mean copies.")
+    display(memo.pivot_table(index="dataset", columns="variant", values="nn_distance_ratio").round(2))
+    for dataset, rows in memo.groupby("dataset"):
+        first = rows.sort_values("train_seed").drop_duplicates("variant").set_index("variant")
+        paths = {f"{v} (seed {first.train_seed[v]})": root / "figures" / "memorization" / study / f"{first.run_id[v]}.png"
+                 for v in report.variant_order(first.index)}
+        figs.show(report.image_panel(paths, columns=len(paths), title=f"{dataset}: sample | nearest training image",
+                                     panel_size=(4.2, 17.4)), f"memorization_{dataset}",
+                  f"Nearest training images on `{dataset}`, first seed of each variant: each generated sample "
+                  f"(left of a pair) beside its nearest training image.")
 
 # %%
 fig = report.truncation_figure(df)
-report.save(fig, figures / "truncation.png")
-plt.show() if fig is not None else print("no truncation sweep in these results")
-
-# %% [markdown]
-# ## The original study's published number
-#
-# Shown for reference, **not rerun here**: the thesis reports one FID, for `tl+da` on 1,000 LSUN bedrooms at 128 px after 150 epochs. Ours is shown only where the setting matches (the `paper` preset on `lsun-bedroom-1000`).
+if fig is not None:
+    section("Truncation sweep", "FID of the final generator at several truncation thresholds (0 = none).")
+    figs.show(fig, "truncation", "FID against the truncation threshold, per dataset and variant.")
 
 # %%
-ours = final[(final.dataset == "lsun-bedroom-1000") & (final.variant == "tl+da") & (final.preset == "paper")]
-published = report.PUBLISHED.assign(ours=ours.fid.mean() if len(ours) else float("nan"), ours_n=len(ours))
-published
-
-# %% [markdown]
-# ## Failed runs
+published, differs = report.published_comparison(final)
+section("The original study's published number",
+        "The thesis reports one FID: `tl+da` on 1,000 LSUN bedrooms at 128 px after 150 epochs. It is not rerun "
+        "here; ours is shown beside it only when the protocol matches. " + differs)
+display(table(published))
 
 # %%
-report.failed_runs(df)
+if not failed.empty:
+    section("Failed runs", "Each failed run with the step it reached and its error; the others went on.")
+    display(table(failed))
 
-# %% [markdown]
-# ## Findings (default `laptop` study, 3 seeds; written after reading the tables above)
-#
-# - **Transfer beats scratch on both targets, with half the compute.** Final FID, mean ± std over 3 seeds:
-#   faces 201 ± 15 (`tl`) vs 355 ± 4 (`scratch`), objects 160 ± 3 vs 271 ± 14; the paired gaps (−154 and −111)
-#   are resolved. At step 120 every transfer variant (247-251 faces, 157-162 objects) is already far below
-#   scratch's final FID. As in the original study.
-# - **DiffAugment gave no measurable benefit**, and not more on the smaller target: `tl+da` − `tl` is +20 ± 15 on
-#   the 97 faces and +10 ± 10 on the 1,000 objects, neither resolved. It was 3-4 FID ahead at step 120, then fell
-#   behind. This **disagrees** with the original study; the short, compute-limited runs (the objects are seen ~4
-#   times, the thesis ran 150 epochs) are the likely reason. On the faces it cut the seed spread from 15 to 1 FID.
-# - **Consistency regularization cost ~15 % more training time** (median 6.0 vs 5.2 min per run) **and gave no
-#   FID**: +12 ± 10 (faces) and +7 ± 9 (objects) against `tl+da`, within the noise.
-# - **No copying**: nearest-training-image distance ratios are 1.23-1.62 (well below 1 would mean copies).
-# - **Seed spread vs gaps**: 200-sample FID resolves transfer vs scratch beyond doubt; the DA and CR gaps (7-20 FID)
-#   are the size of the seed spread and would need more seeds or samples.
+# %%
+times = report.study_wall_times(root, study)
+if not times.empty:
+    section("Wall time of the study",
+            f"Each `python -m gan_lib.study` invocation that trained something, as recorded in "
+            f"`results/studies/{study}.json`.")
+    display(table(times))

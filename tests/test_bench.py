@@ -29,3 +29,8 @@ def test_kernels_bench_covers_both_memory_formats(tmp_path):
     rows = json.loads(out.read_text())["rows"]
     assert {r["memory_format"] for r in rows} == {"nchw", "channels_last"}
     assert all(r["grad_weight_gflop_per_s"] > 0 for r in rows)
+
+
+def test_bench_default_output_is_a_scratch_file_not_a_committed_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_LIB_CACHE", str(tmp_path))
+    assert bench.bench_path("features").parent == tmp_path / "bench"

@@ -6,6 +6,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -401,11 +402,16 @@ def test_fid_cli_on_two_folders(inception_path, emoji_dirs, tmp_path):
         for p in sorted(src.glob("*.png"))[:5]:
             (dst / p.name).write_bytes(p.read_bytes())
         small.append(dst)
+    expected = evaluation.fid_folders(small[0], small[1])
+    (small[0] / "broken.png").write_bytes(b"not a png")  # skipped with a count, as `data prepare` skips
     proc = subprocess.run([sys.executable, "-m", "gan_lib.metrics", "fid", str(small[0]), str(small[1]),
                            "--device", "cpu"], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    printed = float(proc.stdout.strip().splitlines()[-1])
-    assert printed == pytest.approx(evaluation.fid_folders(small[0], small[1])["fid"], rel=1e-6)
+    printed = re.match(r"FID ([\d.]+), KID ([-\d.e]+) \(5 images in .+, 5 in ", proc.stdout.strip().splitlines()[-1])
+    assert float(printed[1]) == pytest.approx(expected["fid"], rel=1e-6)
+    assert float(printed[2]) == pytest.approx(expected["kid"], rel=1e-5, abs=1e-6)
+    assert "skipped 1 unreadable file(s) of 6" in proc.stderr and "biased upwards" in proc.stderr
+    assert "Inception features" in proc.stderr  # the progress bar
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "unreadable"])

@@ -28,7 +28,7 @@ CONFIG_FIELDS = {f.name for f in dataclasses.fields(Config)}
 PRETRAIN_FIELDS = {"steps": "opt_steps", "batch_size": "opt_batch_size", "ema_start": "g_ema_start",
                    "ema_decay": "g_ema_decay",
                    "ckpt_every": "ckpt_every", "device": "train_device"}
-PRETRAIN_EXTRA = {"fid_samples", "source_dir"}
+PRETRAIN_EXTRA = {"fid_samples", "source_dir", "preset"}
 
 
 def parameters(name: str) -> dict:
@@ -154,13 +154,16 @@ def test_report_executes_on_parquet_fixture_and_writes_figures(tmp_path):
     pm.execute_notebook(str(NOTEBOOKS / "report.ipynb"), str(out), cwd=str(REPO), progress_bar=False,
                         parameters={"results_root": str(root), "study": "fixture"}, kernel_name="python3")
     for name in ("fid_vs_images.png", "fid_vs_seconds.png"):
-        assert (root / "figures" / name).stat().st_size > 10_000
-    lines = (root / "summary.csv").read_text().splitlines()
+        assert (root / "figures" / "fixture" / name).stat().st_size > 10_000
+    lines = (root / "summary" / "fixture.csv").read_text().splitlines()
     # final FIDs of seeds 0 and 1: scratch 150 and 151, tl+da+cr 90 and 91
     assert any(line.startswith("fluent-faces,scratch,150.5 ± 0.7,") for line in lines)
     assert any(line.startswith("fluent-objects-1000,tl+da+cr,90.5 ± 0.7,") for line in lines)
     html = out.read_text()
     assert "78.43" in html and "not rerun here" in html
+    assert "these settings differ: dataset (published lsun-bedroom-1000" in html  # no matching protocol
+    assert "Figure 1." in html and "## Findings" in html and "## Methods" in html
+    assert "## Failed runs" not in html and "## Truncation sweep" not in html  # no data, no section
 
 
 @pytest.mark.slow
@@ -204,3 +207,42 @@ def test_paired_gaps_pair_runs_by_seed_and_say_which_gaps_exceed_the_spread(tmp_
     assert gaps.loc["tl+da", "gap_mean"] == 0.3 and not gaps.loc["tl+da", "resolved"]  # +1, +5, -5
     only_baseline = read_results(root, "gaps").query("variant == 'tl'")
     assert report.paired_gaps(only_baseline, "tl").empty and report.paired_gaps(only_baseline, "scratch").empty
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["train_variant", "pretrain_source", "report", "explore"])
+def test_every_notebook_runs_with_its_defaults(name, tmp_path):
+    """Each notebook executes with its own parameter defaults; only where it writes is moved into tmp_path (the
+    train notebook's default is a smoke-sized tl+da run from the committed smoke source)."""
+    import shutil
+
+    source = tmp_path / "source"
+    shutil.copytree(REPO / "results" / "source" / "openmoji-laptop", source)
+    results = tmp_path / "results"
+    if name == "report":
+        for part in ("runs", "studies", "figures"):
+            shutil.copytree(REPO / "results" / part, results / part)
+    where = {"train_variant": {"runs_root": str(tmp_path / "runs"), "results_root": str(results)},
+             "pretrain_source": {"source_dir": str(source)}, "report": {"results_root": str(results)},
+             "explore": {"runs_root": str(tmp_path / "runs")}}[name]
+    out = tmp_path / f"{name}.ipynb"
+    pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), parameters=where, cwd=str(REPO),
+                        progress_bar=False, kernel_name="python3")
+    text = out.read_text()
+    expected = {"train_variant": "final FID", "pretrain_source": "source model FID 88.8",
+                "report": "Figure 1.", "explore": "VBox"}[name]
+    assert expected in text
+
+
+def test_every_notebook_parameter_has_a_type_papermill_shows():
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        untyped = [n for n, p in pm.inspect_notebook(str(path)).items() if p["inferred_type_name"] == "None"]
+        assert untyped == [], f"{path.name}: papermill --help-notebook shows 'Unknown type' for {untyped}"
+
+
+def test_a_parameter_of_the_wrong_type_is_one_user_error_before_training():
+    from gan_lib.errors import UserError
+
+    with pytest.raises(UserError, match=r"^parameter seed must be int, got 'abc'"):
+        config_from_params(dataset="fluent-faces", variant="scratch", preset="smoke", seed="abc")
+    assert config_from_params(preset="smoke", variant="scratch", epochs=2, seed=0).opt_epochs == 2.0  # int for float

@@ -118,7 +118,7 @@ def assert_equivalent(ref, fast, cfg, steps, bulk_tol):
 
 
 @pytest.mark.parametrize("change", [dict(opt_g_lr=1.1e-4), dict(opt_d_lr=4.4e-4), dict(train_seed=1),
-                                    dict(variant="custom", aug_policy="color", miner_stage1_steps=0)])
+                                    dict(variant="custom", aug_policy="color", miner_stage1_steps=0, transfer_source="")])
 def test_equivalence_check_rejects_runs_that_differ(change, tiny_set):
     cfg = make_config("smoke", "scratch", eval_num_samples=0)
     other = make_config("smoke", **{"variant": "scratch", "eval_num_samples": 0, **change})

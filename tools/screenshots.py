@@ -39,7 +39,7 @@ def free_port() -> int:
 def report(out: Path) -> Path:
     driver = browser(1300, 1000)
     try:
-        driver.get((REPO / "results" / "report.html").as_uri())
+        driver.get((REPO / "results" / "reports" / "laptop.html").as_uri())
         time.sleep(2)
         height = driver.execute_script("return document.body.scrollHeight")
         driver.set_window_size(1300, min(height + 100, 16000))

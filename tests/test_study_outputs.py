@@ -1,0 +1,153 @@
+"""What a study run promises a user: it says when it trains nothing, each study owns its report and figures, a
+reproduction (--rerun) lands in its own study and is compared cell by cell, a failed run is listed in the report,
+rendering unchanged results changes no file, and the README's commands leave a fresh clone's git status clean."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gan_lib.report import compare_studies, final_rows
+from gan_lib.study import main as study_main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def tree_hashes(*roots: Path) -> dict[str, str]:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+            for root in roots for p in sorted(root.rglob("*")) if p.is_file() and ".lock" not in p.name}
+
+
+@pytest.mark.slow
+def test_two_studies_own_their_reports_rerun_compares_and_failed_run_is_listed(tmp_path, capsys):
+    roots = ["--runs-root", str(tmp_path / "runs"), "--results-root", str(tmp_path / "results"),
+             "--output-root", str(tmp_path / "executed")]
+    results = tmp_path / "results"
+    small = ["--preset", "smoke", "--datasets", "fluent-faces", "--seeds", "0"]
+    assert study_main([*small, "--study", "a", "--variants", "scratch", "tl", *roots]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("study a: 2 trained, 0 skipped (already finished), 0 failed")
+    report_a = results / "reports" / "a.html"
+    assert "<title>Study a: data-efficient BigGAN report</title>" in report_a.read_text()
+    assert (results / "summary" / "a.csv").exists() and (results / "figures" / "a" / "fid_vs_images.png").exists()
+
+    # Again: nothing to train, said plainly, and not a byte changes (no invocation record, no report rewrite).
+    before = tree_hashes(results, tmp_path / "executed")
+    assert study_main([*small, "--study", "a", "--variants", "scratch", "tl", *roots]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to train" in out and "study a: 0 trained, 2 skipped (already finished), 0 failed" in out
+    assert study_main([*small, "--study", "a", "--report-only", *roots]) == 0  # re-rendered, same bytes
+    capsys.readouterr()
+    after = tree_hashes(results, tmp_path / "executed")
+    after.pop(str(results / "report.html"))  # the index of reports, which --report-only writes
+    assert after == before
+
+    # A reproduction of one cell trains into a-rerun and is bit-identical on this CPU.
+    assert study_main([*small, "--study", "a", "--variants", "scratch", "--rerun", *roots]) == 0
+    out = capsys.readouterr().out
+    assert "bit-identical" in out and out.splitlines()[-1].startswith("study a-rerun: 1 trained")
+    assert (results / "runs" / "a-rerun" / "fluent-faces_scratch_seed0.parquet").exists()
+
+    # A second study with a failing run: its own report lists the failure; study a's files are untouched.
+    before = tree_hashes(results / "reports" / "a.html", results / "figures" / "a", results / "runs" / "a")
+    assert study_main([*small, "--study", "b", "--variants", "scratch", "tl", "--pretrained", str(tmp_path / "none"),
+                       *roots]) == 1
+    out = capsys.readouterr().out
+    assert "study b: 1 trained, 0 skipped (already finished), 1 failed" in out
+    html = (results / "reports" / "b.html").read_text()
+    assert "Failed runs" in html and "fluent-faces_tl_seed0" in html and "Wall time of the study" in html
+    assert tree_hashes(results / "reports" / "a.html", results / "figures" / "a", results / "runs" / "a") == before
+
+
+def test_rerun_needs_finished_committed_cells(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        study_main(["--preset", "smoke", "--study", "none", "--datasets", "fluent-faces", "--variants", "scratch",
+                    "--rerun", "--results-root", str(tmp_path)])
+    assert "--rerun reproduces finished runs of study 'none'" in capsys.readouterr().err
+
+
+def test_compare_studies_says_identical_within_or_outside_the_seed_range():
+    from gan_lib.results import read_results
+
+    committed = read_results(REPO / "results", "laptop")
+    cell = committed[(committed.dataset == "fluent-faces") & (committed.variant == "tl")]
+    rerun = cell.assign(study="laptop-rerun")
+    table = compare_studies(committed, rerun)
+    assert len(table) == len(final_rows(cell)) == 3 and set(table.verdict) == {"bit-identical"}
+    shifted = rerun.assign(fid=rerun.fid + 1e-3)
+    assert "within the committed seeds' range" in set(compare_studies(committed, shifted).verdict)
+    far = rerun.assign(fid=rerun.fid + 1e3)
+    assert set(compare_studies(committed, far).verdict) == {"differs"}
+
+
+@pytest.mark.slow
+def test_readme_commands_on_a_fresh_clone_leave_git_status_clean(tmp_path):
+    """The README's commands, with small parameters, in a clone of HEAD: the quick start's study finds the committed
+    runs and trains nothing, the smoke study, the papermill example and a one-cell reproduction run, and git sees
+    no change afterwards."""
+    readme = (REPO / "README.md").read_text()
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    env = {k: v for k, v in os.environ.items() if k != "GAN_LIB_RESULTS"} | {"PYTHONPATH": str(clone)}
+    papermill = str(Path(sys.executable).with_name("papermill"))
+
+    def run(*args: str) -> str:
+        done = subprocess.run(list(args), cwd=clone, env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        return done.stdout
+
+    study = [sys.executable, "-m", "gan_lib.study"]
+    assert "$(PY) -m gan_lib.study --preset laptop\n" in (REPO / "Makefile").read_text()  # what `make study` runs
+    out = run(*study, "--preset", "laptop")
+    assert "nothing to train" in out and "study laptop: 0 trained, 8 skipped (already finished), 0 failed" in out
+    assert "gan_lib.study --preset smoke --variants scratch" in readme
+    run(*study, "--preset", "smoke", "--variants", "scratch", "--datasets", "fluent-faces")
+    assert "papermill_runs/manual/faces_tl.ipynb" in readme
+    out = run(papermill, "notebooks/train_variant.ipynb", "papermill_runs/manual/faces_tl.ipynb", "-p", "dataset",
+              "fluent-faces", "-p", "variant", "tl+da", "-p", "preset", "smoke", "-p", "seed", "1", "-p", "study",
+              "manual")
+    assert "final FID" in (clone / "papermill_runs/manual/faces_tl.ipynb").read_text()
+    assert "--variants tl --rerun" in readme
+    out = run(*study, "--preset", "smoke", "--datasets", "fluent-faces", "--variants", "scratch", "--rerun")
+    assert "bit-identical" in out
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True).stdout
+    assert status == "", status
+
+
+def test_final_rows_prefer_the_larger_final_evaluation_and_the_published_number_needs_its_protocol():
+    import pandas as pd
+
+    from gan_lib.report import PROTOCOL, methods_table, published_comparison
+    from gan_lib.results import read_results
+
+    df = read_results(REPO / "results", "laptop")
+    last = df[(df.run_id == "fluent-faces_tl_seed0") & (df.step == df.opt_steps)]
+    final = last.assign(eval_kind="final", num_samples=1000, fid=123.0)
+    rows = final_rows(pd.concat([final, df]))  # the final row first: order must not matter
+    picked = rows[rows.run_id == "fluent-faces_tl_seed0"]
+    assert len(rows) == 24 and list(picked.fid) == [123.0] and list(picked.num_samples) == [1000]
+
+    assert list(methods_table(df).columns) == ["value"]  # one setting for the whole study
+    table, why = published_comparison(final_rows(df))
+    assert "ours" not in table and "dataset (published lsun-bedroom-1000" in why and "resolution" in why
+    matching = final_rows(df).assign(**PROTOCOL)
+    table, why = published_comparison(matching)
+    assert why == "" and table.ours_seeds.item() == 24
+
+
+def test_ctrl_c_marks_the_run_interrupted(tmp_path, tiny_set, monkeypatch):
+    from gan_lib import training
+    from gan_lib.config import make_config
+
+    def interrupted(state):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(make_config("smoke", "scratch", eval_num_samples=0), tmp_path / "run", dataset=tiny_set,
+                       progress=False)
+    assert training.read_status(tmp_path / "run")["status"] == "interrupted"
