@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from gan_lib.config import VARIANTS, Config, make_config
+from gan_lib.config import Config, default_variants, make_config
 from gan_lib.paths import REPO_ROOT
 
 BENCH = REPO_ROOT / "results" / "bench"
@@ -76,7 +76,7 @@ def paper_costs(mode: str = "reference") -> dict[str, Any]:
     features = json.loads((BENCH / "features_vm_cuda.json").read_text())["images_per_s"]["in_memory"]
     runs = []
     for dataset, size in DATASETS.items():
-        for variant in VARIANTS:
+        for variant in default_variants():
             cfg = make_config("paper", variant, data_name=dataset).for_dataset_size(size)
             timed = TIMED_AS[variant]
             images = eval_points(cfg) * cfg.eval_num_samples

@@ -47,7 +47,7 @@ def test_freezing_every_d_block_is_a_clear_error(smoke_source, tiny_set):
     with pytest.raises(UserError, match="d_freeze_blocks=3 leaves nothing of D's 3 blocks"):
         init_state(cfg, tiny_set.images, tiny_set.labels, 1)
     with pytest.raises(UserError, match="d_freeze_blocks is set but there is no transfer_source"):
-        make_config("smoke", "custom", d_freeze_blocks=1)
+        make_config("smoke", "custom", d_freeze_blocks=1, transfer_source="", miner_stage1_steps=0)
 
 
 class SignD(torch.nn.Module):
