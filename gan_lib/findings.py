@@ -206,9 +206,9 @@ def render_readme(text: str, results_root: Path) -> str:
         study = m["study"]
         if study not in cache:
             cache[study] = read_results(results_root, study)
-            if cache[study].empty:
-                raise UserError(f"README block names study {study!r}, which has no results under {results_root}")
         kind, df = m["kind"], cache[study]
+        if df.empty:
+            return m.group(1) + f"_No results of study `{study}` under `results/` yet._\n" + m.group(5)
         if kind == "wall":
             body = wall_markdown(df, results_root)
         elif kind == "budget":
