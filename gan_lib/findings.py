@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from gan_lib import report
-from gan_lib.errors import UserError, cli_errors
+from gan_lib.errors import cli_errors
 from gan_lib.paths import REPO_ROOT, results_dir
 from gan_lib.results import read_results, read_scalars
 
