@@ -1,4 +1,5 @@
-"""Where a study's runs execute: on this machine, `jobs` at a time (`LocalExecutor`).
+"""Where a study's runs execute: on this machine, `jobs` at a time (`LocalExecutor`), or as tasks on a Ray cluster
+(`gan_lib.ray_executor.RayExecutor`).
 
 An executor hands each run to `folders.execute(spec, env)` with the environment the run's notebook kernel gets, and
 yields (spec, outcome) as runs end: 'ok' or the reason recorded for a failed run. Nothing changes the process's

@@ -1,12 +1,13 @@
 """Run a grid of training runs with papermill, then the report.
 
     python -m gan_lib.study --preset laptop [--datasets ...] [--variants ...] [--seeds ...] [--jobs N]
+    python -m gan_lib.study ... --executor ray [--ray-address HOST:PORT] [--gpus-per-run 0.5] [--cpus-per-run 2]
 
 Each run executes `notebooks/train_variant.ipynb` into `papermill_runs/<study>/<run_id>.ipynb`; its checkpoints
 live in `runs/<study>/<run_id>/` and its rows in `results/runs/<study>/<run_id>.parquet`. Rerunning skips
 finished runs and resumes interrupted ones; a failing run is recorded as failed and the others go on.
-A lock keeps two studies from writing the same results folder. Runs execute here, `--jobs` at a time, each in a
-worker slot that owns a GPU (`gan_lib.executors`).
+A lock keeps two studies from writing the same results folder. Runs execute here, `--jobs` at a time, or as
+tasks on a Ray cluster (`gan_lib.executors`, `gan_lib.ray_executor`).
 """
 
 from __future__ import annotations
@@ -302,9 +303,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-root", default=None, help="default: results/")
     parser.add_argument("--output-root", default=str(REPO_ROOT / "papermill_runs"),
                         help="executed notebooks")
-    parser.add_argument("--jobs", type=int, default=1, help="runs at once; slot i uses GPU i %% n")
+    where = parser.add_argument_group("where runs execute (README: Running on a cluster)")
+    where.add_argument("--executor", choices=("local", "ray"), default="local",
+                       help="local: on this machine, --jobs at a time; ray: one Ray task per run on a cluster")
+    where.add_argument("--jobs", type=int, help="local: runs at once (default 1); slot i uses GPU i %% n")
+    where.add_argument("--ray-address", dest="address",
+                       help="ray: the head, auto or HOST:PORT (default: RAY_ADDRESS, the cluster `ray start` made "
+                       "on this machine, else a new one here)")
+    where.add_argument("--gpus-per-run", type=float,
+                       help="ray: GPUs a run reserves; 0.25 puts four runs on a GPU (default: 1 if the cluster "
+                       "has GPUs, else 0)")
+    where.add_argument("--cpus-per-run", type=float, help="ray: CPUs a run reserves (default 1)")
+    where.add_argument("--max-retries", type=int,
+                       help="ray: restarts of a run whose worker or node is lost; it resumes from its checkpoint "
+                       "(default 3)")
     parser.add_argument("--no-report", action="store_true")
     return _run(parser.parse_args(argv))
+
+
+# --executor ray's flags -> RayExecutor fields (also their argparse dests); unset ones keep RayExecutor's defaults
+RAY_FLAGS = {"--ray-address": "address", "--gpus-per-run": "gpus_per_run", "--cpus-per-run": "cpus_per_run",
+             "--max-retries": "max_retries"}
+
+
+def make_executor(args: argparse.Namespace) -> Executor:
+    """The executor the flags ask for; flags that belong to the other executor are a `UserError`."""
+    given = {flag: getattr(args, field) for flag, field in RAY_FLAGS.items() if getattr(args, field) is not None}
+    if args.executor == "local":
+        if given:
+            raise UserError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} only for --executor ray")
+        return LocalExecutor(1 if args.jobs is None else args.jobs)
+    if args.jobs is not None:
+        raise UserError("--jobs is only for --executor local; on Ray the cluster's free resources decide how "
+                        "many runs go at once (see --cpus-per-run, --gpus-per-run)")
+    from gan_lib.ray_executor import RayExecutor
+
+    return RayExecutor(**{RAY_FLAGS[flag]: value for flag, value in given.items()})
 
 
 def _absolute(path: str) -> Path:
@@ -320,7 +354,7 @@ def _run(args: argparse.Namespace) -> int:
     options = {k: True for k in ("channels_last", "bf16", "torch_compile") if getattr(args, k)}
     specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained, options,
                  args.epochs)
-    executor = LocalExecutor(args.jobs)
+    executor = make_executor(args)
     results_root = _absolute(args.results_root or str(results_dir()))
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
     outcomes = run_study(specs, runs_root=_absolute(args.runs_root), results_root=results_root,

@@ -1,10 +1,13 @@
 """The local executor and the executor flags: a GPU belongs to a worker slot, runs in flight at the same time see
 distinct devices, `--jobs` above the GPU count shares them by slot, each kernel gets its own environment and the
-process's never changes."""
+process's never changes; bad executor flags are one-line errors. (Ray on a real two-node cluster:
+test_ray_cluster.py.)"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,7 +19,10 @@ from gan_lib import executors
 from gan_lib.errors import UserError
 from gan_lib.executors import LocalExecutor
 from gan_lib.notebooks import execute_notebook
-from gan_lib.study import RunSpec
+from gan_lib.ray_executor import RayExecutor, read_back
+from gan_lib.study import RunSpec, main
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 class RecordingFolders:
@@ -119,6 +125,47 @@ def test_each_kernel_gets_its_own_environment_and_directory(tmp_path, monkeypatc
     assert "GAN_LIB_MARK" not in os.environ and os.getcwd() == cwd
 
 
-def test_jobs_below_one_is_a_clear_error():
-    with pytest.raises(UserError, match="--jobs must be 1 or more, got 0"):
-        LocalExecutor(0)
+STUDY = ["--preset", "smoke", "--datasets", "fluent-faces", "--variants", "scratch", "--no-report"]
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--jobs", "0"], "--jobs must be 1 or more, got 0"),
+    (["--ray-address", "127.0.0.1:1"], "--ray-address is only for --executor ray"),
+    (["--gpus-per-run", "1", "--max-retries", "2"], "--gpus-per-run, --max-retries are only for --executor ray"),
+    (["--executor", "ray", "--jobs", "2"], "--jobs is only for --executor local"),
+    (["--executor", "ray", "--gpus-per-run", "-1"], "--gpus-per-run must be 0 or more, got -1.0"),
+    (["--executor", "ray", "--gpus-per-run", "1.5"], "--gpus-per-run above 1 must be a whole number"),
+    (["--executor", "ray", "--cpus-per-run", "0"], "--cpus-per-run must be more than 0, got 0.0"),
+    (["--executor", "ray", "--max-retries", "-1"], "--max-retries must be 0 or more, got -1"),
+    (["--executor", "ray", "--ray-address", "no-port"], "--ray-address must be auto or HOST:PORT"),
+])
+def test_bad_executor_flags_are_one_line_errors(tmp_path, capsys, flags, message):
+    with pytest.raises(SystemExit) as exit_:
+        main([*STUDY, "--results-root", str(tmp_path / "results"), "--runs-root", str(tmp_path / "runs"), *flags])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unreachable_ray_head_is_one_line_from_the_cli(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "gan_lib.study", *STUDY, "--executor", "ray",
+                           "--ray-address", "127.0.0.1:1", "--results-root", str(tmp_path / "results"),
+                           "--runs-root", str(tmp_path / "runs")], capture_output=True, text=True, cwd=REPO,
+                          timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: cannot reach the Ray head at 127.0.0.1:1 (Connection refused)")
+    assert proc.stderr.count("\n") == 1
+
+
+def test_storage_not_shared_names_the_folder_and_the_worker(tmp_path):
+    (tmp_path / "seen").write_text("token")
+    read_back("token", [(tmp_path / "seen", "node-a")])
+    assert not (tmp_path / "seen").exists()  # the driver tidies up
+    with pytest.raises(UserError, match=f"{tmp_path / 'results'} is not shared: a Ray worker on node-b wrote"):
+        read_back("token", [(tmp_path / "results" / ".storage-check", "node-b")])
+
+
+def test_ray_executor_defaults():
+    executor = RayExecutor()
+    assert executor.cpus_per_run == 1.0 and executor.gpus_per_run is None and executor.max_retries == 3
+    assert RayExecutor(gpus_per_run=0.25).gpus_per_run == 0.25 and RayExecutor(gpus_per_run=2).gpus_per_run == 2
