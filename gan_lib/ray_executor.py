@@ -62,14 +62,19 @@ class RayExecutor:
         import ray
 
         try:
+            total = ray.cluster_resources()
             if self.gpus_per_run is None:
-                self.gpus_per_run = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+                self.gpus_per_run = 1.0 if total.get("GPU", 0) > 0 else 0.0
+            self._nodes = len(alive_nodes())
+            log.info("Ray cluster: %d node(s), %g CPU(s), %g GPU(s); a run reserves %g CPU(s), %g GPU(s)",
+                     self._nodes, total.get("CPU", 0), total.get("GPU", 0), self.cpus_per_run, self.gpus_per_run)
             warn_if_no_node_fits(self.cpus_per_run, self.gpus_per_run)
+            log.info("checking that every node writes where this machine reads (%s)",
+                     ", ".join(map(str, folders.roots())))
             check_shared_storage(folders.roots())
         except BaseException:
             ray.shutdown()
             raise
-        self._nodes = len(alive_nodes())
 
     def run(self, specs: list[RunSpec], folders: RunFolders) -> Iterator[Outcome]:
         import ray
