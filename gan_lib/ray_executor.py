@@ -134,9 +134,10 @@ def connect(address: str | None) -> None:
 
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-    except ConnectionError as err:
-        raise UserError(f"no Ray cluster at {address or 'the default address'} ({' '.join(str(err).split())}); "
-                        f"start one with `ray start --head` or pass --ray-address HOST:PORT") from None
+    except (ConnectionError, RuntimeError) as err:  # RuntimeError: e.g. the cluster runs another Ray version
+        raise UserError(f"cannot use the Ray cluster at {address or 'the default address'} ({_one_line(err)}); "
+                        f"start one with `ray start --head` (the same Ray version as here) or pass "
+                        f"--ray-address HOST:PORT") from None
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:

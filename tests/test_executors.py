@@ -147,14 +147,22 @@ def test_bad_executor_flags_are_one_line_errors(tmp_path, capsys, flags, message
     assert not (tmp_path / "runs").exists()
 
 
-def test_unreachable_ray_head_is_one_line_from_the_cli(tmp_path):
+def no_ray_cluster_env(tmp_path: Path) -> dict[str, str]:
+    """This environment, with no Ray cluster to find: no RAY_ADDRESS, and a Ray temp folder that records none."""
+    return {**{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}, "RAY_TMPDIR": str(tmp_path)}
+
+
+@pytest.mark.parametrize("address,message", [
+    ("127.0.0.1:1", "error: cannot reach the Ray head at 127.0.0.1:1 (Connection refused)"),
+    ("auto", "error: cannot use the Ray cluster at auto (Could not find any running Ray instance"),
+])
+def test_no_ray_cluster_is_one_line_from_the_cli(tmp_path, address, message):
     proc = subprocess.run([sys.executable, "-m", "gan_lib.study", *STUDY, "--executor", "ray",
-                           "--ray-address", "127.0.0.1:1", "--results-root", str(tmp_path / "results"),
+                           "--ray-address", address, "--results-root", str(tmp_path / "results"),
                            "--runs-root", str(tmp_path / "runs")], capture_output=True, text=True, cwd=REPO,
-                          timeout=120)
+                          timeout=120, env=no_ray_cluster_env(tmp_path))
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("error: cannot reach the Ray head at 127.0.0.1:1 (Connection refused)")
-    assert proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith(message) and proc.stderr.count("\n") == 1, proc.stderr
 
 
 def test_storage_not_shared_names_the_folder_and_the_worker(tmp_path):
