@@ -34,33 +34,29 @@ REPO = Path(__file__).resolve().parent.parent
 DATASETS = ("tinya", "tinyb")
 
 
-def processes_mentioning(text: str) -> list[int]:
+def processes() -> list[tuple[int, str, list[str]]]:
+    """(pid, command line, the /proc stat fields after the name: state, parent pid, ...) of every process."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and text in (proc / "cmdline").read_bytes().decode(errors="replace"):
-                found.append(int(proc.name))
+            if proc.name.isdigit():
+                found.append((int(proc.name), (proc / "cmdline").read_bytes().decode(errors="replace"),
+                              (proc / "stat").read_text().rsplit(")", 1)[1].split()))
         except OSError:  # ended meanwhile
             pass
     return found
 
 
-def children(pid: int) -> list[int]:
-    kids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                kids.append(int(proc.name))
-        except OSError:
-            pass
-    return kids
+def processes_mentioning(text: str) -> list[int]:
+    return [pid for pid, command, _ in processes() if text in command]
+
+
+def children(parent: int) -> list[int]:
+    return [pid for pid, _, stat in processes() if int(stat[1]) == parent]
 
 
 def running(pid: int) -> bool:
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    return any(p == pid and stat[0] != "Z" for p, _, stat in processes())  # a zombie has ended
 
 
 @pytest.fixture(scope="module")
