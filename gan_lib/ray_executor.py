@@ -2,7 +2,7 @@
 
 Each task asks for `cpus_per_run` CPUs and `gpus_per_run` GPUs (a fraction lets small runs share a GPU; Ray sets
 the task's CUDA_VISIBLE_DEVICES, and the kernel gets the worker's environment explicitly, plus the driver's
-GAN_LIB_* settings). Runs, results and executed notebooks go to folders every node sees: before anything runs, a
+GAN_LIB_* settings; a run that reserves no GPU sees none). Runs, results and executed notebooks go to folders every node sees: before anything runs, a
 task on every node writes a token file into each folder and the driver reads it back. A task whose worker or node
 dies is restarted (at most `max_retries` times) and resumes from the run's last checkpoint; its notebook kernel
 exits with its worker (ipykernel polls its parent), so two attempts never train the same run at once. Results are
@@ -83,6 +83,8 @@ class RayExecutor:
         resources = dict(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run, max_retries=self.max_retries,
                          retry_exceptions=False)
         settings = {k: v for k, v in os.environ.items() if k.startswith("GAN_LIB_")}
+        if not self.gpus_per_run:  # Ray leaves CUDA_VISIBLE_DEVICES alone for a task without GPUs: hide them
+            settings["CUDA_VISIBLE_DEVICES"] = ""
         pending = {task.options(name=f"gan_lib {spec.run_id}", **resources).remote(folders, spec, settings): spec
                    for spec in specs}
         while pending:
@@ -109,7 +111,7 @@ class RayExecutor:
 
 def run_on_worker(folders: RunFolders, spec: RunSpec, settings: Mapping[str, str]) -> str:
     """The Ray task: note which worker runs the run, then execute it with the worker's environment (where Ray set
-    CUDA_VISIBLE_DEVICES) and the driver's GAN_LIB_* settings."""
+    CUDA_VISIBLE_DEVICES) updated with `settings` from the driver (GAN_LIB_*; no GPUs for a run without any)."""
     import ray
 
     from gan_lib.files import write_json

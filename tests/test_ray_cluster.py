@@ -184,6 +184,8 @@ def test_ray_failures_are_recorded_while_the_others_go_on_and_lost_workers_retri
     assert (tmp_path / "tiny_scratch_seed3.failed").exists() and not (tmp_path / "tiny_scratch_seed2.failed").exists()
     assert len(list(tmp_path.glob("tiny_scratch_seed1.attempt*"))) == 1  # an exception is not retried
     assert len(list(tmp_path.glob("tiny_scratch_seed3.attempt*"))) == 2
+    ran = [json.loads((tmp_path / f"tiny_scratch_seed{i}.json").read_text()) for i in (0, 2)]
+    assert [r["device"] for r in ran] == ["", ""]  # no GPU reserved, none visible (the head declares two)
 
 
 def test_ray_worker_that_cannot_write_a_folder_is_one_clear_error(ray_cluster, tmp_path):
