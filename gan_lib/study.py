@@ -1,26 +1,29 @@
 """Run a grid of training runs with papermill, then the report.
 
     python -m gan_lib.study --preset laptop [--datasets ...] [--variants ...] [--seeds ...] [--jobs N]
+    python -m gan_lib.study ... --executor ray [--ray-address HOST:PORT] [--gpus-per-run 0.5] [--cpus-per-run 2]
 
 Each run executes `notebooks/train_variant.ipynb` into `papermill_runs/<study>/<run_id>.ipynb`; its checkpoints
 live in `runs/<study>/<run_id>/` and its rows in `results/runs/<study>/<run_id>.parquet`. Rerunning skips
 finished runs and resumes interrupted ones; a failing run is recorded as failed and the others go on.
-A lock keeps two studies from writing the same results folder.
+A lock keeps two studies from writing the same results folder. Runs execute here, `--jobs` at a time, or as
+tasks on a Ray cluster (`gan_lib.executors`, `gan_lib.ray_executor`).
 """
 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gan_lib.config import EVAL_TRUNCATIONS, PRESETS, VARIANTS, Config, default_variants, make_config
 from gan_lib.errors import UserError, cli_errors
+from gan_lib.executors import Executor, LocalExecutor
 from gan_lib.paths import REPO_ROOT, results_dir
 from gan_lib.progress import StepProgress
 from gan_lib.rendering import render_index, render_report
@@ -131,29 +134,20 @@ def run_state(spec: RunSpec, results_root: Path) -> str:
 
 
 def execute_run(spec: RunSpec, runs_root: Path, results_root: Path, output_root: Path,
-                gpu: int | None = None) -> tuple[RunSpec, str]:
-    """Execute train_variant.ipynb for one run. Returns (spec, 'ok' or an error message)."""
-    import papermill as pm
+                env: Mapping[str, str] | None = None) -> str:
+    """Execute train_variant.ipynb for one run, in a kernel with environment `env` (default: this process's).
+    Returns 'ok' or the failure recorded for the run."""
+    from gan_lib.notebooks import execute_notebook
 
     out = output_root / spec.study / f"{spec.run_id}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
-    env_backup = os.environ.get("CUDA_VISIBLE_DEVICES")
     try:
-        if gpu is not None:
-            os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
-        pm.execute_notebook(str(NOTEBOOKS / "train_variant.ipynb"), str(out),
-                            parameters=spec.params(runs_root, results_root), cwd=str(REPO_ROOT),
-                            progress_bar=False, kernel_name="python3")
-        return spec, "ok"
+        execute_notebook(NOTEBOOKS / "train_variant.ipynb", out, spec.params(runs_root, results_root),
+                         cwd=REPO_ROOT, env=env)
+        return "ok"
     except Exception as err:  # papermill raises PapermillExecutionError, kernel deaths raise others
         message = " ".join(str(getattr(err, "evalue", "") or err).split())[:500]
-        return spec, record_failed_run(spec, message, runs_root, results_root)
-    finally:
-        if gpu is not None:
-            if env_backup is None:
-                os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-            else:
-                os.environ["CUDA_VISIBLE_DEVICES"] = env_backup
+        return record_failed_run(spec, message, runs_root, results_root)
 
 
 def record_failed_run(spec: RunSpec, message: str, runs_root: Path, results_root: Path) -> str:
@@ -182,12 +176,33 @@ def record_failed_run(spec: RunSpec, message: str, runs_root: Path, results_root
     return message
 
 
-def run_study(specs: list[RunSpec], *, jobs: int = 1, runs_root: Path, results_root: Path,
-              output_root: Path, report: bool = True) -> dict[str, str]:
-    """Run every spec not yet finished (`jobs` at a time), then the report. Returns run_id -> outcome."""
-    from filelock import FileLock, Timeout
-    from tqdm.auto import tqdm
+@dataclass(frozen=True)
+class StudyFolders:
+    """Where a study's runs write (absolute paths; on a cluster, ones every node sees), and how one run executes
+    into them or is recorded as failed. What an executor hands to its workers."""
 
+    runs_root: Path
+    results_root: Path
+    output_root: Path
+
+    def roots(self) -> tuple[Path, ...]:
+        return self.runs_root, self.results_root, self.output_root
+
+    def execute(self, spec: RunSpec, env: Mapping[str, str]) -> str:
+        return execute_run(spec, self.runs_root, self.results_root, self.output_root, env)
+
+    def record_failure(self, spec: RunSpec, message: str) -> str:
+        return record_failed_run(spec, message, self.runs_root, self.results_root)
+
+
+def run_study(specs: list[RunSpec], *, jobs: int = 1, runs_root: Path, results_root: Path,
+              output_root: Path, report: bool = True, executor: Executor | None = None) -> dict[str, str]:
+    """Run every spec not yet finished on `executor` (default: here, `jobs` at a time), then the report.
+    Returns run_id -> outcome."""
+    from filelock import FileLock, Timeout
+
+    executor = executor or LocalExecutor(jobs)
+    folders = StudyFolders(runs_root, results_root, output_root)
     results_root.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(results_root / ".study.lock"))
     try:
@@ -198,19 +213,12 @@ def run_study(specs: list[RunSpec], *, jobs: int = 1, runs_root: Path, results_r
     try:
         outcomes = {s.run_id: "skipped (finished)" for s in specs if run_state(s, results_root) == "finished"}
         todo = [s for s in specs if s.run_id not in outcomes]
-        gpus = _gpu_count()
-        workers = max(1, min(jobs, len(todo) or 1))
-        with tqdm(total=len(specs), initial=len(outcomes), desc=f"study {specs[0].study if specs else ''}",
-                  unit="run") as bar, concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            futures = [pool.submit(execute_run, s, runs_root, results_root, output_root,
-                                   (i % gpus) if gpus and workers > 1 else None) for i, s in enumerate(todo)]
-            for future in concurrent.futures.as_completed(futures):
-                spec, outcome = future.result()
-                outcomes[spec.run_id] = outcome
-                if outcome != "ok":
-                    log.warning("run %s failed: %s", spec.run_id, outcome)
-                bar.set_postfix_str(f"last: {spec.run_id} {'ok' if outcome == 'ok' else 'FAILED'}")
-                bar.update(1)
+        if todo:
+            executor.start(folders)
+            try:
+                _run_with_progress(executor, todo, folders, outcomes, total=len(specs))
+            finally:
+                executor.stop()
         if report and specs:
             render_report(specs[0].study, results_root, output_root)
         return outcomes
@@ -218,13 +226,20 @@ def run_study(specs: list[RunSpec], *, jobs: int = 1, runs_root: Path, results_r
         lock.release()
 
 
-def _gpu_count() -> int:
-    try:
-        import torch
+def _run_with_progress(executor: Executor, todo: list[RunSpec], folders: StudyFolders, outcomes: dict[str, str],
+                       total: int) -> None:
+    """Run `todo`, adding each outcome to `outcomes`, under a bar of runs done (and failed) with an ETA."""
+    from tqdm.auto import tqdm
 
-        return torch.cuda.device_count()
-    except Exception:  # no usable CUDA: CPU only
-        return 0
+    failed = 0
+    with tqdm(total=total, initial=total - len(todo), desc=f"study {todo[0].study}", unit="run") as bar:
+        for spec, outcome in executor.run(todo, folders):
+            outcomes[spec.run_id] = outcome
+            if outcome != "ok":
+                failed += 1
+                log.warning("run %s failed: %s", spec.run_id, outcome)
+            bar.set_postfix_str(f"failed: {failed}, last: {spec.run_id} {'ok' if outcome == 'ok' else 'FAILED'}")
+            bar.update(1)
 
 
 def grid(study: str, preset: str, datasets: list[str], variants: list[str], seeds: list[int],
@@ -262,8 +277,9 @@ def check_sources(specs: list[RunSpec]) -> None:
 
 
 def record_invocation(results_root: Path, study: str, started: str, seconds: float, outcomes: dict[str, str],
-                      jobs: int) -> Path:
-    """Append this invocation's wall time and outcomes to `results/studies/<study>.json`."""
+                      executor: dict[str, Any]) -> Path:
+    """Append this invocation's wall time, outcomes and executor to `results/studies/<study>.json`; `machine` is
+    the one that ran the study's driver (on a Ray cluster, not the one that trained)."""
     import json
     import platform
 
@@ -273,7 +289,8 @@ def record_invocation(results_root: Path, study: str, started: str, seconds: flo
 
     path = results_root / "studies" / f"{study}.json"
     history = json.loads(path.read_text()) if path.exists() else []
-    history.append({"started": started, "wall_seconds": round(seconds, 1), "jobs": jobs,
+    history.append({"started": started, "wall_seconds": round(seconds, 1), "jobs": executor.get("jobs"),
+                    "executor": executor,
                     "ran": sorted(k for k, v in outcomes.items() if v == "ok"),
                     "skipped": sorted(k for k, v in outcomes.items() if v.startswith("skipped")),
                     "failed": {k: v for k, v in outcomes.items() if v != "ok" and not v.startswith("skipped")},
@@ -311,11 +328,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--truncations", nargs="*", type=float, default=list(EVAL_TRUNCATIONS), metavar="T",
                         help="final-model FID at these truncation thresholds, 0 = none (default: %(default)s; "
                              "no value: no sweep)")
-    parser.add_argument("--jobs", type=int, default=1, help="runs at once (one per GPU where there are GPUs)")
     parser.add_argument("--runs-root", default=str(REPO_ROOT / "runs"), help="checkpoints (not in git)")
     parser.add_argument("--results-root", default=None, help="default: results/")
     parser.add_argument("--output-root", default=str(REPO_ROOT / "papermill_runs"),
                         help="executed notebooks")
+    where = parser.add_argument_group("where runs execute (README: Running on a cluster)")
+    where.add_argument("--executor", choices=("local", "ray"), default="local",
+                       help="local: on this machine, --jobs at a time; ray: one Ray task per run on a cluster")
+    where.add_argument("--jobs", type=int, help="local: runs at once (default 1); slot i uses GPU i %% n")
+    where.add_argument("--ray-address", dest="address",
+                       help="ray: the head, auto or HOST:PORT (default: RAY_ADDRESS, the cluster `ray start` made "
+                       "on this machine, else a new one here)")
+    where.add_argument("--gpus-per-run", type=float,
+                       help="ray: GPUs a run reserves; 0.25 puts four runs on a GPU (default: 1 if the cluster "
+                       "has GPUs, else 0)")
+    where.add_argument("--cpus-per-run", type=float, help="ray: CPUs a run reserves (default 1)")
+    where.add_argument("--max-retries", type=int,
+                       help="ray: restarts of a run whose worker or node is lost; it resumes from its checkpoint "
+                       "(default 3)")
     parser.add_argument("--no-report", action="store_true")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: render the study's report from its results (and the index)")
@@ -323,6 +353,32 @@ def main(argv: list[str] | None = None) -> int:
                         help="retrain the picked runs into study <study>-rerun (never over the committed results) "
                              "and compare their final FID/KID with the committed ones")
     return _run(parser.parse_args(argv))
+
+
+# --executor ray's flags -> RayExecutor fields (also their argparse dests); unset ones keep RayExecutor's defaults
+RAY_FLAGS = {"--ray-address": "address", "--gpus-per-run": "gpus_per_run", "--cpus-per-run": "cpus_per_run",
+             "--max-retries": "max_retries"}
+
+
+def make_executor(args: argparse.Namespace) -> Executor:
+    """The executor the flags ask for; flags that belong to the other executor are a `UserError`."""
+    given = {flag: getattr(args, field) for flag, field in RAY_FLAGS.items() if getattr(args, field) is not None}
+    if args.executor == "local":
+        if given:
+            raise UserError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} only for --executor ray")
+        return LocalExecutor(1 if args.jobs is None else args.jobs)
+    if args.jobs is not None:
+        raise UserError("--jobs is only for --executor local; on Ray the cluster's free resources decide how "
+                        "many runs go at once (see --cpus-per-run, --gpus-per-run)")
+    from gan_lib.ray_executor import RayExecutor
+
+    return RayExecutor(**{RAY_FLAGS[flag]: value for flag, value in given.items()})
+
+
+def _absolute(path: str) -> Path:
+    """`path` made absolute against the working directory, as the notebooks (run from the repository) and Ray
+    workers (anywhere) need; symbolic links are kept, since other nodes may mount the same folder elsewhere."""
+    return Path(os.path.abspath(os.path.expanduser(path)))
 
 
 @cli_errors
@@ -334,14 +390,15 @@ def _run(args: argparse.Namespace) -> int:
     specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained, options,
                  args.epochs, tuple(args.truncations))
     check_sources(specs)
-    results_root = Path(args.results_root) if args.results_root else results_dir()
-    output_root = Path(args.output_root)
+    results_root = _absolute(args.results_root or str(results_dir()))
+    runs_root, output_root = _absolute(args.runs_root), _absolute(args.output_root)
     if args.report_only:
         path = render_report(study, results_root, output_root)
         print(f"study {study}: trained nothing (--report-only); report: {path}; index: {render_index(results_root)}")
         return 0
     if args.rerun:
         _check_committed(base, specs, results_root)
+    executor = make_executor(args)
     finished = [s.run_id for s in specs if run_state(s, results_root) == "finished"]
     if len(finished) == len(specs):
         print(f"study {study}: all {len(specs)} runs already have finished results in "
@@ -349,16 +406,16 @@ def _run(args: argparse.Namespace) -> int:
               f"To retrain them into study {base}-rerun and compare: python -m gan_lib.study --preset {args.preset}"
               f"{' --study ' + base if args.study else ''} --rerun (or: make reproduce)")
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    with StepProgress({Path(args.runs_root) / s.study / s.run_id: s.config().opt_steps
+    with StepProgress({runs_root / s.study / s.run_id: s.config().opt_steps
                        for s in specs if s.run_id not in finished}):
-        outcomes = run_study(specs, jobs=args.jobs, runs_root=Path(args.runs_root), results_root=results_root,
-                             output_root=output_root, report=False)
+        outcomes = run_study(specs, runs_root=runs_root, results_root=results_root, output_root=output_root,
+                             report=False, executor=executor)
     trained = sorted(k for k, v in outcomes.items() if v == "ok")
     skipped = sorted(k for k, v in outcomes.items() if v.startswith("skipped"))
     failed = {k: v for k, v in outcomes.items() if v != "ok" and not v.startswith("skipped")}
     report = "not rendered (nothing trained)" if not (trained or failed) else "not rendered (--no-report)"
     if trained or failed:
-        record_invocation(results_root, study, started, time.perf_counter() - t0, outcomes, args.jobs)
+        record_invocation(results_root, study, started, time.perf_counter() - t0, outcomes, executor.describe())
         if not args.no_report:
             report = str(render_report(study, results_root, output_root))
     if args.rerun:
