@@ -188,7 +188,7 @@ def test_interrupted_study_finishes_on_rerun_without_duplicates(tmp_path):
     assert sorted(train.run_id.unique()) == ["fluent-faces_scratch_seed0", "fluent-faces_scratch_seed1"]
     assert not train.duplicated(["run_id", "step"]).any()
     assert (train.groupby("run_id").step.max() == 4).all()
-    assert (tmp_path / "results/report.html").exists()
+    assert (tmp_path / "results/reports/interrupt.html").exists()  # each study its own report
     assert (tmp_path / "executed/interrupt/fluent-faces_scratch_seed1.ipynb").exists()
 
 
