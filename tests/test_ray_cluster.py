@@ -206,7 +206,7 @@ def test_ray_grid_on_two_nodes_matches_the_local_executor_bit_for_bit(ray_cluste
     assert ray[columns].equals(local[columns])  # exact floats
     nodes = {json.loads(p.read_text())["node_id"] for p in (tmp_path / "runs/grid").glob(f"*/{WORKER_RECORD}")}
     assert len(nodes) == 2
-    assert (tmp_path / "results/report.html").exists()
+    assert (tmp_path / "results/reports/grid.html").exists()  # each study its own report
     history = json.loads((tmp_path / "results/studies/grid.json").read_text())
     assert history[-1]["executor"]["executor"] == "ray" and history[-1]["executor"]["nodes"] == 2
 
