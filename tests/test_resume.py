@@ -38,7 +38,7 @@ def straight_and_resumed(cfg, tmp_path, dataset, stop_at, **kwargs):
 def test_resume_across_epoch_boundaries_restores_the_data_order(tmp_path):
     ten = make_image_set(n=10)  # batch 4: a new permutation every 2-3 steps
     cfg = make_config("smoke", "scratch", opt_steps=9, ckpt_every=100, eval_num_samples=0)
-    straight_and_resumed(cfg, tmp_path, ten, stop_at=4)  # stopped mid-epoch, after one reshuffle
+    straight_and_resumed(cfg, tmp_path, ten, stop_at=3)  # mid-epoch (images 4-7 of the 2nd permutation next)
 
 
 def test_resume_inside_miner_stage_one(smoke_source, tmp_path, tiny_set):
