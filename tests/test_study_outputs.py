@@ -54,7 +54,10 @@ def test_two_studies_own_their_reports_rerun_compares_and_failed_run_is_listed(t
 
     # A second study with a failing run: its own report lists the failure; study a's files are untouched.
     before = tree_hashes(results / "reports" / "a.html", results / "figures" / "a", results / "runs" / "a")
-    assert study_main([*small, "--study", "b", "--variants", "scratch", "tl", "--pretrained", str(tmp_path / "none"),
+    broken = tmp_path / "broken-source"  # passes the up-front check (it has a config.json), fails in training
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    assert study_main([*small, "--study", "b", "--variants", "scratch", "tl", "--pretrained", str(broken),
                        *roots]) == 1
     out = capsys.readouterr().out
     assert "study b: 1 trained, 0 skipped (already finished), 1 failed" in out
