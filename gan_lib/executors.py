@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from gan_lib.errors import UserError
 
 if TYPE_CHECKING:
-    from gan_lib.study import RunSpec
+    from gan_lib.runspec import RunSpec
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from gan_lib.errors import UserError
 from gan_lib.executors import Outcome, RunFolders
 
 if TYPE_CHECKING:
-    from gan_lib.study import RunSpec
+    from gan_lib.runspec import RunSpec
 
 log = logging.getLogger(__name__)
 
