@@ -132,7 +132,8 @@ def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
     for name, df in (("short", short), ("long", long)):
         train = df[df.eval_kind == "train"]
         gaps = all_gaps(train, COMPARISONS[1:])
-        epochs = _epochs(report.final_rows(train)).groupby(report.final_rows(train).dataset).median()
+        final = report.final_rows(train)
+        epochs = _epochs(final).groupby(final.dataset).median()
         for g in gaps.itertuples():
             rows.setdefault((g.dataset, g.variant, g.baseline), {})[name] = (g, epochs.get(g.dataset))
     both = {k: v for k, v in rows.items() if len(v) == 2}
