@@ -175,7 +175,7 @@ def check_sources(specs: list[RunSpec]) -> None:
     """Before anything trains: every transfer source exists (else one line saying how to get it)."""
     from gan_lib.models import find_source
 
-    for source in sorted({spec.config().transfer_source for spec in specs if spec.variant != "scratch"}):
+    for source in sorted({spec.config().transfer_source for spec in specs if VARIANTS[spec.variant].transfer}):
         find_source(source)
 
 

@@ -157,6 +157,21 @@ def test_the_default_study_is_the_thesis_four_with_a_truncation_sweep(monkeypatc
     assert seen["specs"][0].params(tmp_path, tmp_path)["truncations"] == list(EVAL_TRUNCATIONS)
 
 
+def test_source_check_asks_only_transfer_variants_for_a_source(monkeypatch, tmp_path):
+    """A grid of every from-scratch variant needs no source; a transfer variant without one is stopped up front."""
+    from gan_lib import study
+
+    monkeypatch.setattr(study, "run_study", lambda specs, **kw: {})
+    monkeypatch.setattr(study, "record_invocation", lambda *a, **kw: None)
+    scratch = [name for name, v in VARIANTS.items() if not v.transfer]
+    assert "scratch+da" in scratch
+    args = ["--preset", "smoke", "--datasets", "fluent-faces", "--results-root", str(tmp_path), "--no-report",
+            "--pretrained", str(tmp_path / "missing"), "--variants"]
+    study_main(args + scratch)
+    with pytest.raises(SystemExit):
+        study_main(args + scratch + ["tl"])
+
+
 def test_readme_variants_table_is_the_variants_table():
     from gan_lib.paths import REPO_ROOT
 
