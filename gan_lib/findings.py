@@ -19,10 +19,21 @@ from gan_lib.errors import cli_errors
 from gan_lib.paths import REPO_ROOT, results_dir
 from gan_lib.results import read_results, read_scalars
 
-# (variant, baseline): what each comparison of the study asks.
-COMPARISONS = [("tl", "scratch"), ("tl+da", "tl"), ("tl+da+cr", "tl+da"), ("tl+da+cr", "tl")]
+# (variant, baseline): what each comparison asks; those whose variants a study holds are shown.
 QUESTION = {("tl", "scratch"): "transfer vs scratch", ("tl+da", "tl"): "DiffAugment on top of transfer",
-            ("tl+da+cr", "tl+da"): "CR on top of DiffAugment", ("tl+da+cr", "tl"): "DiffAugment + CR vs transfer"}
+            ("tl+da+cr", "tl+da"): "CR on top of DiffAugment", ("tl+da+cr", "tl"): "DiffAugment + CR vs transfer",
+            ("tl+freezed", "tl"): "FreezeD on top of transfer", ("tl+ada", "tl"): "ADA on top of transfer",
+            ("tl+ada", "tl+da"): "adaptive vs always-on augmentation", ("scratch+da", "scratch"):
+            "DiffAugment from scratch (the DiffAugment paper's setting)", ("scratch+da", "tl"):
+            "DiffAugment from scratch vs transfer"}
+COMPARISONS = list(QUESTION)
+BUDGET_COMPARISONS = [("tl+da", "tl"), ("tl+da+cr", "tl+da"), ("tl+da+cr", "tl")]  # what a longer budget may change
+
+
+def own_comparisons(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """The comparisons whose variant `df` (one study's rows) ran: a study of new variants is not asked again what
+    its joined baseline study already answers."""
+    return [c for c in COMPARISONS if c[0] in set(df.variant)]
 
 
 def _pm(mean: float, std: float, digits: int = 1, scale: float = 1.0) -> str:
@@ -46,8 +57,8 @@ def all_gaps(df: pd.DataFrame, comparisons: list[tuple[str, str]] = COMPARISONS)
     return pd.DataFrame(rows).sort_values("dataset", kind="stable", ignore_index=True) if rows else pd.DataFrame()
 
 
-def summary_markdown(df: pd.DataFrame) -> str:
-    table = report.summary_table(df)
+def summary_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) -> str:
+    table = report.summary_table(pd.concat([df, baseline]) if baseline is not None else df)
     if table.empty:
         return "_No finished runs._"
     best = table.groupby(level="dataset").fid_mean.idxmin().tolist()
@@ -63,8 +74,9 @@ def summary_markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def gaps_markdown(df: pd.DataFrame) -> str:
-    gaps = all_gaps(df)
+def gaps_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) -> str:
+    """Seed-paired gaps of the comparisons `df` ran, against `baseline`'s rows (`report.baseline_rows`) where given."""
+    gaps = all_gaps(pd.concat([df, baseline]) if baseline is not None else df, own_comparisons(df))
     if gaps.empty:
         return "_No paired comparisons (each needs both variants on the same seeds)._"
     lines = ["| dataset | comparison | FID gap (mean ± std) | 95 % ± | seeds | resolved |", "|---|---|---|---|---|---|"]
@@ -85,9 +97,12 @@ def _verdict(g) -> str:
     return f"resolved ({'better' if g.gap_mean < 0 else 'worse'}; 95 % ± {g.ci95:.1f})"
 
 
-def findings_markdown(df: pd.DataFrame) -> str:
-    """The findings as Markdown bullets, each computed from the rows."""
-    gaps, table = all_gaps(df), report.summary_table(df)
+def findings_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) -> str:
+    """The findings as Markdown bullets, each computed from the rows: ranking and gaps over `df` and the `baseline`
+    rows it is compared against (`report.baseline_rows`), cost and memorization of `df`'s own runs."""
+    joined = pd.concat([df, baseline]) if baseline is not None else df
+    comparisons = own_comparisons(df)
+    gaps, table = all_gaps(joined, comparisons), report.summary_table(joined)
     if table.empty:
         return "_No finished runs, no findings._"
     out = []
@@ -95,8 +110,8 @@ def findings_markdown(df: pd.DataFrame) -> str:
         ranked = t.fid_mean.droplevel("dataset").sort_values()
         out.append(f"- **{dataset}**: lowest final FID `{ranked.index[0]}` ({ranked.iloc[0]:.1f}); order "
                    + " < ".join(f"`{v}`" for v in ranked.index) + ".")
-    for (variant, baseline), question in QUESTION.items():
-        sub = gaps[(gaps.variant == variant) & (gaps.baseline == baseline)] if len(gaps) else gaps
+    for variant, base in comparisons:
+        sub = gaps[(gaps.variant == variant) & (gaps.baseline == base)] if len(gaps) else gaps
         if sub.empty:
             continue
         parts = [f"{g.dataset} {_signed(g.gap_mean)} FID, {_verdict(g)}" for g in sub.itertuples()]
@@ -104,7 +119,7 @@ def findings_markdown(df: pd.DataFrame) -> str:
         hurt = [g.dataset for g in sub.itertuples() if g.resolved and g.gap_mean > 0]
         summary = ("helps on " + ", ".join(helped) if helped else "") + ("; " if helped and hurt else "") + \
                   ("hurts on " + ", ".join(hurt) if hurt else "")
-        out.append(f"- **{question}** (`{variant}` − `{baseline}`, negative = better): "
+        out.append(f"- **{QUESTION[variant, base]}** (`{variant}` − `{base}`, negative = better): "
                    f"{summary or 'no resolved effect'} ({'; '.join(parts)}).")
     final = report.final_rows(df)
     minutes = final.groupby("variant").train_seconds.median() / 60
@@ -131,7 +146,7 @@ def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
     rows = {}
     for name, df in (("short", short), ("long", long)):
         train = df[df.eval_kind == "train"]
-        gaps = all_gaps(train, COMPARISONS[1:])
+        gaps = all_gaps(train, BUDGET_COMPARISONS)
         final = report.final_rows(train)
         epochs = _epochs(final).groupby(final.dataset).median()
         for g in gaps.itertuples():
@@ -217,7 +232,7 @@ def render_readme(text: str, results_root: Path) -> str:
         elif kind == "diagnostics":
             body = diagnostics_markdown(df, read_scalars(results_root, study))
         else:
-            body = RENDER[kind](df)
+            body = RENDER[kind](df, report.baseline_rows(results_root, df))
         return m.group(1) + body + "\n" + m.group(5)
 
     return BLOCK.sub(block, text)

@@ -59,6 +59,21 @@ def final_rows(df: pd.DataFrame) -> pd.DataFrame:
     return rows.groupby(["study", "run_id"], as_index=False).tail(1).drop(columns="_final")
 
 
+def baseline_rows(results_root: Path, df: pd.DataFrame) -> pd.DataFrame:
+    """The rows a study of new variants is compared against: those of the default study of its preset (the study
+    named after the preset, e.g. `laptop`), for the variants this study lacks, on the datasets and seeds it ran and at
+    the same length. Empty for the default study itself, or when there is no such study."""
+    from gan_lib.results import read_results
+
+    if df.empty or df.preset.nunique() != 1 or df.preset.iloc[0] in set(df.study):
+        return df.iloc[:0]
+    base = read_results(results_root, df.preset.iloc[0])
+    if base.empty:
+        return df.iloc[:0]
+    cells = df[["dataset", "train_seed", "opt_steps"]].drop_duplicates()
+    return base[~base.variant.isin(set(df.variant))].merge(cells, on=list(cells.columns))
+
+
 def study_outputs(results_root: Path, study: str) -> dict[str, Path]:
     """Where a study's report, summary table and figures go: each study owns its own files."""
     root = Path(results_root)

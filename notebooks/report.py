@@ -42,6 +42,10 @@ outputs = report.study_outputs(root, study)
 figs = report.Figures(outputs["figures"])
 final = report.final_rows(df)
 failed = report.failed_runs(df)
+baseline = report.baseline_rows(root, df)  # the default study's runs a study of new variants is compared with
+joined = "" if baseline.empty else (
+    f" Variants {', '.join(f'`{v}`' for v in report.variant_order(baseline.variant))} come from the default study "
+    f"`{baseline.study.iloc[0]}` (same preset, seeds and evaluation latents), joined for the comparisons.")
 
 
 def section(title: str, text: str = "") -> None:
@@ -60,8 +64,8 @@ display(Markdown(f"**Study `{study}`**: {df.run_id.nunique()} runs ({len(final)}
 # %%
 if not final.empty:
     section("Findings", "Computed from the tables below; a gap counts as resolved when its 95 % paired t interval "
-            "over seeds excludes zero.")
-    display(Markdown(findings.findings_markdown(df)))
+            "over seeds excludes zero." + joined)
+    display(Markdown(findings.findings_markdown(df, baseline)))
 
 # %%
 methods = report.methods_table(df)
@@ -86,8 +90,8 @@ if sheets:
 if not final.empty:
     section("Final FID and KID per dataset and variant",
             "Mean ± standard deviation over seeds (best FID per dataset in bold); `FID samples` is the number of "
-            "generated images of the final evaluation.")
-    display(Markdown(findings.summary_markdown(df)))
+            "generated images of the final evaluation." + joined)
+    display(Markdown(findings.summary_markdown(df, baseline)))
     summary = report.summary_table(df)
     outputs["summary"].parent.mkdir(parents=True, exist_ok=True)
     report.format_summary(summary).to_csv(outputs["summary"])
@@ -97,7 +101,7 @@ if not final.empty:
     section("Are the gaps larger than the seed-to-seed spread?",
             "Final FID of each variant minus its baseline's, paired by seed (same evaluation latents); negative "
             "means better than the baseline.")
-    display(Markdown(findings.gaps_markdown(df)))
+    display(Markdown(findings.gaps_markdown(df, baseline)))
 
 # %%
 if report.train_rows(df).step.nunique() > 1:

@@ -61,3 +61,25 @@ def test_diagnostics_find_when_r_t_rises_above_ada_target_and_stays():
     runs = pd.DataFrame([{"run_id": "r", "dataset": "faces", "variant": "tl"}])
     row = diagnostics_markdown(runs, scalars).splitlines()[-1]
     assert row == "| faces | tl | 0.33 | 0.87 | 0.90 | 50 | 1 |"
+
+
+def test_a_study_of_new_variants_is_compared_with_the_default_study_of_its_preset(tmp_path):
+    """An extended study (new variants only) joins the default study's rows on the same seeds: its gaps are the new
+    variants' against their baselines, not the default study's own comparisons again."""
+    import shutil
+
+    from gan_lib.results import read_results, run_path, write_rows
+
+    shutil.copytree(REPO_ROOT / "results" / "runs" / "laptop", tmp_path / "runs" / "laptop")
+    tl = read_results(tmp_path, "laptop").query("variant == 'tl' and dataset == 'fluent-faces'")
+    for run_id, rows in tl.groupby("run_id"):
+        new_id = run_id.replace("_tl_", "_tl+freezed_")
+        rows = rows.assign(study="laptop-extended", variant="tl+freezed", run_id=new_id, fid=rows.fid - 30)
+        write_rows(rows.to_dict("records"), run_path("laptop-extended", new_id, tmp_path))
+    text = "<!-- generated: laptop-extended gaps -->\n<!-- end generated -->"
+    gaps = render_readme(text, tmp_path)
+    assert "| fluent-faces | tl+freezed − tl | −30.0 ± 0.0 | 0.0 | 3 | yes |" in gaps
+    assert "tl − scratch" not in gaps and "fluent-objects" not in gaps
+    findings = render_readme(text.replace("gaps", "findings"), tmp_path)
+    assert "FreezeD on top of transfer** (`tl+freezed` − `tl`, negative = better): helps on fluent-faces" in findings
+    assert "transfer vs scratch" not in findings
