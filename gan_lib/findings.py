@@ -36,11 +36,6 @@ def own_comparisons(df: pd.DataFrame) -> list[tuple[str, str]]:
     return [c for c in COMPARISONS if c[0] in set(df.variant)]
 
 
-def _pm(mean: float, std: float, digits: int = 1, scale: float = 1.0) -> str:
-    text = f"{mean * scale:.{digits}f}"
-    return text if pd.isna(std) else f"{text} ± {std * scale:.{digits}f}"
-
-
 def _signed(x: float) -> str:
     return f"{x:+.1f}".replace("-", "−")
 
@@ -67,9 +62,9 @@ def summary_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) -> 
     last = None
     for (dataset, variant), r in table.iterrows():
         bold = "**" if (dataset, variant) in best else ""
-        lines.append(f"| {dataset if dataset != last else ''} | {variant} | {bold}{_pm(r.fid_mean, r.fid_std)}{bold} | "
-                     f"{_pm(r.kid_mean, r.kid_std, scale=1000)} | {int(r.n)} | {int(r.samples)} | "
-                     f"{r.train_minutes:.1f} |")
+        fid, kid = report.mean_pm_std(r.fid_mean, r.fid_std), report.mean_pm_std(r.kid_mean, r.kid_std, scale=1000)
+        lines.append(f"| {dataset if dataset != last else ''} | {variant} | {bold}{fid}{bold} | {kid} | {int(r.n)} | "
+                     f"{int(r.samples)} | {r.train_minutes:.1f} |")
         last = dataset
     return "\n".join(lines)
 

@@ -179,14 +179,17 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(order, level="variant")
 
 
+def mean_pm_std(mean: float, std: float, digits: int = 1, scale: float = 1.0) -> str:
+    """"mean ± std" (just the mean where std is missing: a single seed)."""
+    text = f"{mean * scale:.{digits}f}"
+    return text if pd.isna(std) else f"{text} ± {std * scale:.{digits}f}"
+
+
 def format_summary(table: pd.DataFrame) -> pd.DataFrame:
     """mean ± std strings, n shown (std is blank for a single seed)."""
-    def pm(mean, std, digits):
-        return f"{mean:.{digits}f}" + ("" if pd.isna(std) else f" ± {std:.{digits}f}")
-
     return pd.DataFrame({
-        "FID": [pm(m, s, 1) for m, s in zip(table.fid_mean, table.fid_std)],
-        "KID x 1000": [pm(m * 1000, s * 1000, 1) for m, s in zip(table.kid_mean, table.kid_std)],
+        "FID": [mean_pm_std(m, s) for m, s in zip(table.fid_mean, table.fid_std)],
+        "KID x 1000": [mean_pm_std(m, s, scale=1000) for m, s in zip(table.kid_mean, table.kid_std)],
         "seeds (n)": table.n, "train min (median)": table.train_minutes.round(1), "FID samples": table.samples,
     }, index=table.index)
 
