@@ -22,7 +22,7 @@ from gan_lib.data import load_dataset
 from gan_lib.errors import UserError, cli_errors
 from gan_lib.evaluation import *  # noqa: F403  (the public evaluation API, as `gan_lib.metrics.X` has always offered)
 from gan_lib.evaluation import __all__ as _evaluation_names
-from gan_lib.evaluation import IMAGE_SUFFIXES, evaluate, fid_kid, image_features, inception_extractor
+from gan_lib.evaluation import evaluate, fid_kid, folder_images, image_features, inception_extractor
 from gan_lib.models import load_sampler
 
 __all__ = [*_evaluation_names, "main"]
@@ -41,35 +41,12 @@ def _device(name: str) -> str:
 FEW_IMAGES = 50
 
 
-def _readable_images(folder: str) -> list:
-    """The images of `folder` as clean-fid decodes them (sorted paths, RGB), skipping unreadable files with a
-    warning that counts them, as `python -m gan_lib.data prepare` does."""
-    from PIL import Image
-
-    root = Path(folder)
-    if not root.is_dir():
-        raise UserError(f"image folder {folder} does not exist")
-    files = sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    images, skipped = [], []
-    for f in files:
-        try:
-            with Image.open(f) as img:
-                images.append(np.array(img.convert("RGB")))
-        except (OSError, ValueError, SyntaxError) as err:
-            skipped.append(f"{f} ({err})")
-    if skipped:
-        log.warning("%s: skipped %d unreadable file(s) of %d (first: %s)", folder, len(skipped), len(files), skipped[0])
-    if not images:
-        raise UserError(f"no readable images ({', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}) in {folder}")
-    return images
-
-
 def _cmd_fid(args: argparse.Namespace) -> None:
     """FID and KID of two folders (the same numbers as `fid_folders`), with counts, warnings and progress."""
     from tqdm.auto import tqdm
 
     folders = {"a": args.dir_a, "b": args.dir_b}
-    images = {k: _readable_images(f) for k, f in folders.items()}
+    images = {k: folder_images(f, skip_unreadable=True) for k, f in folders.items()}
     for k, imgs in images.items():
         if len(imgs) < FEW_IMAGES:
             log.warning("%s holds %d images: FID from fewer than %d is biased upwards; compare only numbers "

@@ -461,3 +461,15 @@ def test_fid_run_cli_scores_a_trained_run_against_its_dataset(smoke_source, tmp_
     result = json.loads(proc.stdout)
     assert result["num_samples"] == 6 and np.isfinite(result["fid"]) and result["fid"] > 0
     assert result["reference"].startswith("fluent-faces@16px")
+
+
+def test_folder_images_stops_at_an_unreadable_file_or_skips_it_when_asked(tmp_path, caplog):
+    from gan_lib.evaluation import folder_images
+
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(b"not a png")
+    with pytest.raises(UserError, match="cannot read image .*b.png"):
+        folder_images(tmp_path)
+    images = folder_images(tmp_path, skip_unreadable=True)
+    assert len(images) == 1 and images[0][0, 0].tolist() == [255, 0, 0]
+    assert "skipped 1 unreadable file(s) of 2" in caplog.text

@@ -196,22 +196,28 @@ def reference_features(image_set: ImageSet, extractor: FeatureExtractor) -> np.n
         return feats
 
 
-def folder_images(folder: str | Path) -> list[np.ndarray]:
+def folder_images(folder: str | Path, skip_unreadable: bool = False) -> list[np.ndarray]:
     """All images under `folder` (recursively, clean-fid's extensions, sorted paths) as uint8 [H, W, 3] RGB,
-    decoded as clean-fid does (`Image.open(path).convert('RGB')`)."""
+    decoded as clean-fid does (`Image.open(path).convert('RGB')`). An unreadable file is an error, or with
+    `skip_unreadable` left out with a warning that counts them (as `python -m gan_lib.data prepare` does)."""
     from PIL import Image
 
     root = Path(folder)
     if not root.is_dir():
         raise UserError(f"image folder {folder} does not exist")
     files = sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise UserError(f"no images ({', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}) found in {folder}")
-    images = []
+    images, skipped = [], []
     for f in files:
         try:
             with Image.open(f) as img:
                 images.append(np.array(img.convert("RGB")))
         except (OSError, ValueError, SyntaxError) as err:
-            raise UserError(f"cannot read image {f} ({err}); remove or replace it") from None
+            if not skip_unreadable:
+                raise UserError(f"cannot read image {f} ({err}); remove or replace it") from None
+            skipped.append(f"{f} ({err})")
+    if skipped:
+        log.warning("%s: skipped %d unreadable file(s) of %d (first: %s)", folder, len(skipped), len(files), skipped[0])
+    if not images:
+        raise UserError(f"no {'readable ' if files else ''}images ({', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}) "
+                        f"found in {folder}")
     return images
