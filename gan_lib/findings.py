@@ -200,7 +200,7 @@ def wall_markdown(df: pd.DataFrame, results_root: Path) -> str:
     if times.empty:
         return f"_No recorded invocation of `{study}`._"
     lines = ["| started | wall min | runs trained | runs skipped | cpus | gpu |", "|---|---|---|---|---|---|"]
-    lines += [f"| {t.started} | {t._2:.1f} | {t._3} | {t._4} | {t.cpus} | {t.gpu or '—'} |"
+    lines += [f"| {t.started} | {t._2:.1f} | {t._3} | {t._4} | {t.cpus} | {t.gpu} |"
               for t in times.itertuples()]
     return "\n".join(lines)
 

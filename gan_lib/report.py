@@ -221,7 +221,7 @@ def study_wall_times(results_root: Path, study: str) -> pd.DataFrame:
                          "runs trained": runs.ran.map(len), "runs skipped": runs.skipped.map(len),
                          "host": runs.machine.map(lambda m: m.get("host")),
                          "cpus": runs.machine.map(lambda m: m.get("cpu_count")),
-                         "gpu": runs.machine.map(lambda m: m.get("gpu"))})
+                         "gpu": runs.machine.map(lambda m: m.get("gpu") or "none")})
 
 
 def failed_runs(df: pd.DataFrame) -> pd.DataFrame:
