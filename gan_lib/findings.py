@@ -199,8 +199,8 @@ def wall_markdown(df: pd.DataFrame, results_root: Path) -> str:
     times = report.study_wall_times(results_root, study)
     if times.empty:
         return f"_No recorded invocation of `{study}`._"
-    lines = ["| started | wall min | runs trained | runs skipped | cpus | gpu |", "|---|---|---|---|---|---|"]
-    lines += [f"| {t.started} | {t._2:.1f} | {t._3} | {t._4} | {t.cpus} | {t.gpu} |"
+    lines = ["| started | wall min | ended | runs trained | runs skipped | cpus | gpu |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {t.started} | {t._2:.1f} | {t.ended} | {t._4} | {t._5} | {t.cpus} | {t.gpu} |"
               for t in times.itertuples()]
     return "\n".join(lines)
 

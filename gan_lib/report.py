@@ -212,12 +212,15 @@ def paired_gaps(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
 
 
 def study_wall_times(results_root: Path, study: str) -> pd.DataFrame:
-    """Each invocation of `python -m gan_lib.study` recorded in `results/studies/<study>.json`."""
+    """Each invocation of `python -m gan_lib.study` recorded in `results/studies/<study>.json`; one that was killed
+    shows its time up to its last finished run."""
     path = Path(results_root) / "studies" / f"{study}.json"
     if not path.exists():
         return pd.DataFrame()
     runs = pd.read_json(path)
+    complete = runs.complete.fillna(True) if "complete" in runs else pd.Series(True, index=runs.index)
     return pd.DataFrame({"started": runs.started, "wall minutes": (runs.wall_seconds / 60).round(1),
+                         "ended": complete.map({True: "finished", False: "stopped after its last run"}),
                          "runs trained": runs.ran.map(len), "runs skipped": runs.skipped.map(len),
                          "host": runs.machine.map(lambda m: m.get("host")),
                          "cpus": runs.machine.map(lambda m: m.get("cpu_count")),

@@ -16,7 +16,7 @@ import argparse
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,9 +99,10 @@ class StudyFolders:
 
 
 def run_study(specs: list[RunSpec], *, jobs: int = 1, runs_root: Path, results_root: Path,
-              output_root: Path, report: bool = True, executor: Executor | None = None) -> dict[str, str]:
+              output_root: Path, report: bool = True, executor: Executor | None = None,
+              on_outcome: Callable[[dict[str, str]], None] | None = None) -> dict[str, str]:
     """Run every spec not yet finished on `executor` (default: here, `jobs` at a time), then the report.
-    Returns run_id -> outcome."""
+    Returns run_id -> outcome; `on_outcome` sees the outcomes so far after each run ends."""
     from filelock import FileLock, Timeout
 
     executor = executor or LocalExecutor(jobs)
@@ -119,7 +120,7 @@ def run_study(specs: list[RunSpec], *, jobs: int = 1, runs_root: Path, results_r
         if todo:
             executor.start(folders)
             try:
-                _run_with_progress(executor, todo, folders, outcomes, total=len(specs))
+                _run_with_progress(executor, todo, folders, outcomes, len(specs), on_outcome)
             finally:
                 executor.stop()
         if report and specs:
@@ -130,7 +131,7 @@ def run_study(specs: list[RunSpec], *, jobs: int = 1, runs_root: Path, results_r
 
 
 def _run_with_progress(executor: Executor, todo: list[RunSpec], folders: StudyFolders, outcomes: dict[str, str],
-                       total: int) -> None:
+                       total: int, on_outcome: Callable[[dict[str, str]], None] | None = None) -> None:
     """Run `todo`, adding each outcome to `outcomes`, under a bar of runs done (and failed) with an ETA."""
     from tqdm.auto import tqdm
 
@@ -143,6 +144,8 @@ def _run_with_progress(executor: Executor, todo: list[RunSpec], folders: StudyFo
                 log.warning("run %s failed: %s", spec.run_id, outcome)
             bar.set_postfix_str(f"failed: {failed}, last: {spec.run_id} {'ok' if outcome == 'ok' else 'FAILED'}")
             bar.update(1)
+            if on_outcome:
+                on_outcome(outcomes)
 
 
 def grid(study: str, preset: str, datasets: list[str], variants: list[str], seeds: list[int],
@@ -180,9 +183,11 @@ def check_sources(specs: list[RunSpec]) -> None:
 
 
 def record_invocation(results_root: Path, study: str, started: str, seconds: float, outcomes: dict[str, str],
-                      executor: dict[str, Any]) -> Path:
-    """Append this invocation's wall time, outcomes and executor to `results/studies/<study>.json`; `machine` is
-    the one that ran the study's driver (on a Ray cluster, not the one that trained)."""
+                      executor: dict[str, Any], complete: bool = True) -> Path:
+    """Record this invocation's wall time, outcomes and executor in `results/studies/<study>.json`, replacing the
+    entry it wrote before (same `started`): written after each run, so an invocation that is killed keeps an entry
+    (`complete` false) up to its last finished run. `machine` is the one that ran the study's driver (on a Ray
+    cluster, not the one that trained)."""
     import json
     import platform
 
@@ -191,8 +196,9 @@ def record_invocation(results_root: Path, study: str, started: str, seconds: flo
     from gan_lib.files import atomic_write_bytes
 
     path = results_root / "studies" / f"{study}.json"
-    history = json.loads(path.read_text()) if path.exists() else []
-    history.append({"started": started, "wall_seconds": round(seconds, 1), "jobs": executor.get("jobs"),
+    history = [h for h in (json.loads(path.read_text()) if path.exists() else []) if h["started"] != started]
+    history.append({"started": started, "wall_seconds": round(seconds, 1), "complete": complete,
+                    "jobs": executor.get("jobs"),
                     "executor": executor,
                     "ran": sorted(k for k, v in outcomes.items() if v == "ok"),
                     "skipped": sorted(k for k, v in outcomes.items() if v.startswith("skipped")),
@@ -312,7 +318,9 @@ def _run(args: argparse.Namespace) -> int:
     with StepProgress({runs_root / s.study / s.run_id: s.config().opt_steps
                        for s in specs if s.run_id not in finished}):
         outcomes = run_study(specs, runs_root=runs_root, results_root=results_root, output_root=output_root,
-                             report=False, executor=executor)
+                             report=False, executor=executor, on_outcome=lambda so_far: record_invocation(
+                                 results_root, study, started, time.perf_counter() - t0, so_far,
+                                 executor.describe(), complete=False))
     trained = sorted(k for k, v in outcomes.items() if v == "ok")
     skipped = sorted(k for k, v in outcomes.items() if v.startswith("skipped"))
     failed = {k: v for k, v in outcomes.items() if v != "ok" and not v.startswith("skipped")}

@@ -5,6 +5,7 @@ their paired jupytext scripts."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -175,12 +176,15 @@ def test_interrupted_study_finishes_on_rerun_without_duplicates(tmp_path):
     first = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)
     done = run_path("interrupt", "fluent-faces_scratch_seed0", tmp_path / "results")
+    invocations = tmp_path / "results" / "studies" / "interrupt.json"
     deadline = time.time() + 300
-    while not done.exists() and time.time() < deadline and first.poll() is None:
+    while not invocations.exists() and time.time() < deadline and first.poll() is None:
         time.sleep(0.5)
     os.killpg(first.pid, signal.SIGKILL)  # mid-way through the second run
     first.wait()
     assert done.exists()
+    killed, = json.loads(invocations.read_text())  # recorded up to its last finished run
+    assert killed["ran"] == ["fluent-faces_scratch_seed0"] and killed["complete"] is False
     second = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-2000:]
     rows = read_results(tmp_path / "results", "interrupt")
@@ -188,6 +192,8 @@ def test_interrupted_study_finishes_on_rerun_without_duplicates(tmp_path):
     assert sorted(train.run_id.unique()) == ["fluent-faces_scratch_seed0", "fluent-faces_scratch_seed1"]
     assert not train.duplicated(["run_id", "step"]).any()
     assert (train.groupby("run_id").step.max() == 4).all()
+    killed_again, resumed = json.loads(invocations.read_text())
+    assert killed_again == killed and resumed["ran"] == ["fluent-faces_scratch_seed1"] and resumed["complete"]
     assert (tmp_path / "results/reports/interrupt.html").exists()  # each study its own report
     assert (tmp_path / "executed/interrupt/fluent-faces_scratch_seed1.ipynb").exists()
 
