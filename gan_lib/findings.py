@@ -169,24 +169,28 @@ OVERFIT_R_T = 0.6  # ADA's target for r_t: above it D is taken to overfit (Karra
 
 def diagnostics_markdown(df: pd.DataFrame, scalars: pd.DataFrame) -> str:
     """What the r_t curves say per dataset x variant (mean over seeds): r_t over the first and the last quarter of
-    training, the first epoch at which it stays above ADA's target, and D's accuracy over the last quarter."""
+    training, the first epoch at which it stays above ADA's target, D's accuracy over the last quarter, and where a
+    run adapts its augmentation (ADA) the probability p over the last quarter."""
     if scalars.empty:
         return "_No per-step diagnostics recorded for this study._"
     runs = df.drop_duplicates("run_id")[["run_id", "dataset", "variant"]]
     s = scalars.merge(runs, on="run_id")
+    ada = "aug_p" in s and s.aug_p.notna().any()
     lines = [f"| dataset | variant | r_t, first quarter | r_t, last quarter | D accuracy, last quarter | "
-             f"epoch r_t stays > {OVERFIT_R_T} | seeds |", "|---|---|---|---|---|---|---|"]
+             f"epoch r_t stays > {OVERFIT_R_T} |" + (" ADA's p, last quarter |" if ada else "") + " seeds |",
+             "|---|---|---|---|---|---|" + ("---|" if ada else "") + "---|"]
     order = {v: i for i, v in enumerate(report.variant_order(s.variant))}
     for (dataset, variant), g in sorted(s.groupby(["dataset", "variant"]), key=lambda kv: (kv[0][0],
                                                                                            order.get(kv[0][1], 99))):
-        curve = g.groupby("epoch")[["r_t", "d_accuracy"]].mean().sort_index()
+        curve = g.groupby("epoch")[["r_t", "d_accuracy"] + (["aug_p"] if ada else [])].mean().sort_index()
         last_epoch = curve.index.max()
         first_q, last_q = curve[curve.index <= last_epoch / 4], curve[curve.index > 3 * last_epoch / 4]
         above = curve.r_t > OVERFIT_R_T
         stays = above[::-1].cummin()[::-1].astype(bool)  # True from where r_t rose above the target for good
         onset = f"{stays.index[stays].min():.0f}" if stays.any() else "never"
+        p = (f" {last_q.aug_p.mean():.2f} |" if last_q.aug_p.notna().any() else " — |") if ada else ""
         lines.append(f"| {dataset} | {variant} | {first_q.r_t.mean():.2f} | {last_q.r_t.mean():.2f} | "
-                     f"{last_q.d_accuracy.mean():.2f} | {onset} | {g.run_id.nunique()} |")
+                     f"{last_q.d_accuracy.mean():.2f} | {onset} |{p} {g.run_id.nunique()} |")
     return "\n".join(lines)
 
 

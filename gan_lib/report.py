@@ -147,8 +147,8 @@ def published_comparison(final: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
 
 def diagnostics_figure(scalars: pd.DataFrame, df: pd.DataFrame) -> plt.Figure | None:
-    """Per-step D diagnostics (r_t, D accuracy) against epochs, one line per variant (mean over seeds, band = sd),
-    one row per dataset."""
+    """Per-step D diagnostics (r_t, D accuracy, and ADA's p where a run adapts it) against epochs, one line per
+    variant (mean over seeds, band = sd), one row per dataset."""
     if scalars.empty or "r_t" not in scalars:
         return None
     runs = df.drop_duplicates("run_id")[["run_id", "dataset", "variant"]]
@@ -156,11 +156,15 @@ def diagnostics_figure(scalars: pd.DataFrame, df: pd.DataFrame) -> plt.Figure | 
     if data.empty:
         return None
     datasets = sorted(data.dataset.unique())
-    fig, axes = plt.subplots(len(datasets), 2, figsize=(11, 3.6 * len(datasets)), squeeze=False)
+    panels = [("r_t", "r_t = E[sign(D(real))]"), ("d_accuracy", "D accuracy")]
+    if "aug_p" in data and data.aug_p.notna().any():
+        panels.append(("aug_p", "ADA's augmentation probability p"))
+    fig, axes = plt.subplots(len(datasets), len(panels), figsize=(5.5 * len(panels), 3.6 * len(datasets)),
+                             squeeze=False)
     for row, dataset in zip(axes, datasets):
         sub = data[data.dataset == dataset]
         hue_order = variant_order(sub.variant)
-        for ax, (col, label) in zip(row, [("r_t", "r_t = E[sign(D(real))]"), ("d_accuracy", "D accuracy")]):
+        for ax, (col, label) in zip(row, panels):
             sns.lineplot(sub, x="epoch", y=col, hue="variant", hue_order=hue_order, errorbar="sd", ax=ax)
             ax.set_title(f"{dataset}: {label}")
             ax.set_xlabel("epoch")

@@ -83,3 +83,16 @@ def test_a_study_of_new_variants_is_compared_with_the_default_study_of_its_prese
     findings = render_readme(text.replace("gaps", "findings"), tmp_path)
     assert "FreezeD on top of transfer** (`tl+freezed` − `tl`, negative = better): helps on fluent-faces" in findings
     assert "transfer vs scratch" not in findings
+
+
+def test_diagnostics_show_adas_p_where_a_run_adapts_it():
+    from gan_lib.findings import diagnostics_markdown
+
+    scalars = pd.DataFrame({"run_id": ["a"] * 4 + ["b"] * 4, "epoch": [0, 10, 20, 30] * 2, "r_t": 0.5,
+                            "d_accuracy": 0.8, "aug_p": [None] * 4 + [0.0, 0.1, 0.2, 0.4]})
+    runs = pd.DataFrame([{"run_id": "a", "dataset": "faces", "variant": "tl"},
+                         {"run_id": "b", "dataset": "faces", "variant": "tl+ada"}])
+    table = diagnostics_markdown(runs, scalars).splitlines()
+    assert "ADA's p, last quarter" in table[0]
+    assert table[-2:] == ["| faces | tl | 0.50 | 0.50 | 0.80 | never | — | 1 |",
+                          "| faces | tl+ada | 0.50 | 0.50 | 0.80 | never | 0.40 | 1 |"]
