@@ -127,7 +127,9 @@ def test_train_notebook_smoke_run_writes_rows_that_pass_the_schema(tmp_path, smo
     train = rows[rows.eval_kind == "train"]
     assert list(train.step) == [2, 4] and (train.status == "ok").all()
     assert train.fid.notna().all() and (train.num_samples == 8).all()
-    assert sorted(rows[rows.eval_kind == "truncation"].truncation) == [0.0, 1.0]
+    sweep = rows[rows.eval_kind == "truncation"]
+    assert sorted(sweep.truncation) == [0.0, 1.0]
+    assert (sweep.eval_seconds > 0).all() and not (sweep.eval_seconds == train.eval_seconds.iloc[-1]).all()
     assert (tmp_path / "results/figures/samples/nbtest/fluent-faces_tl+da_seed0.png").exists()
     assert train.nn_distance_ratio.notna().iloc[-1]
 
