@@ -53,18 +53,22 @@ def all_gaps(df: pd.DataFrame, comparisons: list[tuple[str, str]] = COMPARISONS)
 
 
 def summary_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) -> str:
-    table = report.summary_table(pd.concat([df, baseline]) if baseline is not None else df)
+    joined = pd.concat([df, baseline]) if baseline is not None and len(baseline) else df
+    table = report.summary_table(joined)
     if table.empty:
         return "_No finished runs._"
     best = table.groupby(level="dataset").fid_mean.idxmin().tolist()
-    lines = ["| dataset | variant | FID | KID x 1000 | seeds | FID samples | train min (median) |",
-             "|---|---|---|---|---|---|---|"]
+    # Joined studies ran at other times (other machine load): each row says whose runs it holds.
+    study = report.final_rows(joined).groupby(["dataset", "variant"]).study.first() if joined is not df else None
+    lines = ["| dataset | variant | FID | KID x 1000 | seeds | FID samples | train min (median) |"
+             + (" study |" if study is not None else ""), "|---|---|---|---|---|---|---|" + ("---|" if study is not None else "")]
     last = None
     for (dataset, variant), r in table.iterrows():
         bold = "**" if (dataset, variant) in best else ""
         fid, kid = report.mean_pm_std(r.fid_mean, r.fid_std), report.mean_pm_std(r.kid_mean, r.kid_std, scale=1000)
         lines.append(f"| {dataset if dataset != last else ''} | {variant} | {bold}{fid}{bold} | {kid} | {int(r.n)} | "
-                     f"{int(r.samples)} | {r.train_minutes:.1f} |")
+                     f"{int(r.samples)} | {r.train_minutes:.1f} |"
+                     + (f" `{study[dataset, variant]}` |" if study is not None else ""))
         last = dataset
     return "\n".join(lines)
 

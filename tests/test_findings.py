@@ -83,6 +83,8 @@ def test_a_study_of_new_variants_is_compared_with_the_default_study_of_its_prese
     findings = render_readme(text.replace("gaps", "findings"), tmp_path)
     assert "FreezeD on top of transfer** (`tl+freezed` − `tl`, negative = better): helps on fluent-faces" in findings
     assert "transfer vs scratch" not in findings
+    summary = render_readme(text.replace("gaps", "summary"), tmp_path)  # whose runs each row holds
+    assert "| tl+freezed |" in summary and "| `laptop-extended` |" in summary and "| `laptop` |" in summary
 
 
 def test_diagnostics_show_adas_p_where_a_run_adapts_it():
