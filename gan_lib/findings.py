@@ -165,6 +165,15 @@ def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
         lines.append(f"| {dataset} | {variant} − {baseline} | {_signed(gs.gap_mean)} ({gs.ci95:.1f}) at "
                      f"{es:.0f} epochs, {int(gs.n)} seeds | {_signed(gl.gap_mean)} ({gl.ci95:.1f}) at {el:.0f} epochs, "
                      f"{int(gl.n)} seeds | {reading} |")
+    for (dataset, variant, baseline), v in sorted(both.items()):
+        if (variant, baseline) == ("tl+da", "tl"):
+            g, epochs = v["long"]
+            verdict = ("agrees with the thesis, which carried DiffAugment into its best variant" if g.resolved and
+                       g.gap_mean < 0 else "disagrees with the thesis, which carried DiffAugment into its best variant"
+                       if g.resolved else "neither confirms nor refutes the thesis's choice of DiffAugment: the gap "
+                       "is inside the seed spread")
+            lines.append(f"\nAt {epochs:.0f} epochs of {dataset}, DiffAugment on top of transfer is "
+                         f"{_signed(g.gap_mean)} FID, {_verdict(g)}: this {verdict}.")
     return "\n".join(lines)
 
 
@@ -184,6 +193,7 @@ def diagnostics_markdown(df: pd.DataFrame, scalars: pd.DataFrame) -> str:
              f"epoch r_t stays > {OVERFIT_R_T} |" + (" ADA's p, last quarter |" if ada else "") + " seeds |",
              "|---|---|---|---|---|---|" + ("---|" if ada else "") + "---|"]
     order = {v: i for i, v in enumerate(report.variant_order(s.variant))}
+    late: dict[tuple[str, str], tuple[float, float]] = {}
     for (dataset, variant), g in sorted(s.groupby(["dataset", "variant"]), key=lambda kv: (kv[0][0],
                                                                                            order.get(kv[0][1], 99))):
         curve = g.groupby("epoch")[["r_t", "d_accuracy"] + (["aug_p"] if ada else [])].mean().sort_index()
@@ -195,7 +205,30 @@ def diagnostics_markdown(df: pd.DataFrame, scalars: pd.DataFrame) -> str:
         p = (f" {last_q.aug_p.mean():.2f} |" if last_q.aug_p.notna().any() else " — |") if ada else ""
         lines.append(f"| {dataset} | {variant} | {first_q.r_t.mean():.2f} | {last_q.r_t.mean():.2f} | "
                      f"{last_q.d_accuracy.mean():.2f} | {onset} |{p} {g.run_id.nunique()} |")
+        late[dataset, variant] = last_q.r_t.mean(), last_q.d_accuracy.mean()
+    lines += _overfitting_words(late)
     return "\n".join(lines)
+
+
+# (with, without, what differs): the pairs whose r_t says whether a method keeps D from overfitting
+OVERFIT_PAIRS = [("tl+da", "tl", "DiffAugment"), ("scratch+da", "scratch", "DiffAugment"),
+                 ("tl+da+cr", "tl+da", "CR"), ("tl+ada", "tl", "ADA")]
+
+
+def _overfitting_words(late: dict[tuple[str, str], tuple[float, float]]) -> list[str]:
+    """One bullet per dataset x pair whose both sides have diagnostics: the last quarter's r_t and D accuracy."""
+    out = []
+    for dataset in sorted({d for d, _ in late}):
+        for with_, without, method in OVERFIT_PAIRS:
+            if (dataset, with_) not in late or (dataset, without) not in late:
+                continue
+            (r_w, a_w), (r_wo, a_wo) = late[dataset, with_], late[dataset, without]
+            reading = (f"{method} keeps D from separating the training images as sharply" if r_w < r_wo - 0.05 else
+                       f"D scores the real images more confidently with {method}" if r_w > r_wo + 0.05 else
+                       f"no sign that {method} changes how D fits the real images")
+            out.append(f"- {dataset}, `{with_}` vs `{without}`: r_t over the last quarter {r_w:.2f} vs {r_wo:.2f}, "
+                       f"D accuracy {a_w:.2f} vs {a_wo:.2f}: {reading}.")
+    return ([""] + out) if out else []
 
 
 # --------------------------------------------------------------------------------------------- README blocks

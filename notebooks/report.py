@@ -114,6 +114,15 @@ if report.train_rows(df).step.nunique() > 1:
         figs.show(report.fid_curves(df, "epochs"), "fid_vs_epochs", "FID against epochs of each dataset.")
 
 # %%
+budget = "" if study == findings.BUDGET_BASELINE else findings.budget_markdown(
+    df, read_results(root, findings.BUDGET_BASELINE))
+if budget and not budget.startswith("_"):
+    section("The gaps at another training length",
+            f"The DiffAugment and CR gaps of this study beside those of the default study `{findings.BUDGET_BASELINE}` "
+            "(training evaluations on 200 samples on both sides, paired by seed).")
+    display(Markdown(budget))
+
+# %%
 scalars = read_scalars(root, study)
 diagnostics = report.diagnostics_figure(scalars, df)
 if diagnostics is not None:
@@ -122,6 +131,7 @@ if diagnostics is not None:
             "towards 1 signals an overfitting D; so does D accuracy.")
     figs.show(diagnostics, "d_diagnostics", "D diagnostics against epochs per variant; line = mean over seeds, "
               "band = standard deviation.")
+    display(Markdown(findings.diagnostics_markdown(df, scalars)))
 else:
     plt.close("all")
 

@@ -50,6 +50,10 @@ def test_budget_comparison_says_when_a_gap_flips_sign():
     table = budget_markdown(long, short)
     assert "| faces | tl+da − tl | +20.0" in table and "at 40 epochs" in table and "at 150 epochs" in table
     assert "sign flips, about the same size; resolved at the longer budget" in table
+    assert table.endswith("At 150 epochs of faces, DiffAugment on top of transfer is −20.0 FID, resolved (better; "
+                          "95 % ± 2.5): this agrees with the thesis, which carried DiffAugment into its best variant.")
+    noise = with_epochs(fake_results({"tl": [100, 110, 105], "tl+da": [104, 99, 112]}), 150)
+    assert "neither confirms nor refutes" in budget_markdown(noise, short)
 
 
 def test_diagnostics_find_when_r_t_rises_above_ada_target_and_stays():
@@ -96,5 +100,19 @@ def test_diagnostics_show_adas_p_where_a_run_adapts_it():
                          {"run_id": "b", "dataset": "faces", "variant": "tl+ada"}])
     table = diagnostics_markdown(runs, scalars).splitlines()
     assert "ADA's p, last quarter" in table[0]
-    assert table[-2:] == ["| faces | tl | 0.50 | 0.50 | 0.80 | never | — | 1 |",
+    assert table[2:4] == ["| faces | tl | 0.50 | 0.50 | 0.80 | never | — | 1 |",
                           "| faces | tl+ada | 0.50 | 0.50 | 0.80 | never | 0.40 | 1 |"]
+    assert table[-1] == ("- faces, `tl+ada` vs `tl`: r_t over the last quarter 0.50 vs 0.50, D accuracy 0.80 vs 0.80: "
+                         "no sign that ADA changes how D fits the real images.")
+
+
+def test_diagnostics_say_whether_diffaugment_keeps_d_from_overfitting():
+    from gan_lib.findings import diagnostics_markdown
+
+    scalars = pd.DataFrame({"run_id": ["a"] * 4 + ["b"] * 4, "epoch": [0, 10, 20, 30] * 2,
+                            "r_t": [0.2, 0.5, 0.8, 0.9] + [0.2, 0.3, 0.3, 0.4], "d_accuracy": 0.8})
+    runs = pd.DataFrame([{"run_id": "a", "dataset": "faces", "variant": "tl"},
+                         {"run_id": "b", "dataset": "faces", "variant": "tl+da"}])
+    words = diagnostics_markdown(runs, scalars).splitlines()[-1]
+    assert words.startswith("- faces, `tl+da` vs `tl`: r_t over the last quarter 0.40 vs 0.90")
+    assert words.endswith("DiffAugment keeps D from separating the training images as sharply.")
