@@ -82,7 +82,8 @@ def gaps_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) -> str
     last = None
     for g in gaps.itertuples():
         lines.append(f"| {g.dataset if g.dataset != last else ''} | {g.variant} − {g.baseline} | "
-                     f"{_signed(g.gap_mean)} ± {g.gap_std:.1f} | {g.ci95:.1f} | {int(g.n)} | "
+                     f"{_signed(g.gap_mean)}{'' if pd.isna(g.gap_std) else f' ± {g.gap_std:.1f}'} | "
+                     f"{'—' if pd.isna(g.ci95) else f'{g.ci95:.1f}'} | {int(g.n)} | "
                      f"{'yes' if g.resolved else 'no'} |")
         last = g.dataset
     return "\n".join(lines)
@@ -193,7 +194,7 @@ def diagnostics_markdown(df: pd.DataFrame, scalars: pd.DataFrame) -> str:
              f"epoch r_t stays > {OVERFIT_R_T} |" + (" ADA's p, last quarter |" if ada else "") + " seeds |",
              "|---|---|---|---|---|---|" + ("---|" if ada else "") + "---|"]
     order = {v: i for i, v in enumerate(report.variant_order(s.variant))}
-    late: dict[tuple[str, str], tuple[float, float]] = {}
+    late: dict[tuple[str, str], tuple[float, float, float]] = {}
     for (dataset, variant), g in sorted(s.groupby(["dataset", "variant"]), key=lambda kv: (kv[0][0],
                                                                                            order.get(kv[0][1], 99))):
         curve = g.groupby("epoch")[["r_t", "d_accuracy"] + (["aug_p"] if ada else [])].mean().sort_index()
@@ -205,7 +206,7 @@ def diagnostics_markdown(df: pd.DataFrame, scalars: pd.DataFrame) -> str:
         p = (f" {last_q.aug_p.mean():.2f} |" if last_q.aug_p.notna().any() else " — |") if ada else ""
         lines.append(f"| {dataset} | {variant} | {first_q.r_t.mean():.2f} | {last_q.r_t.mean():.2f} | "
                      f"{last_q.d_accuracy.mean():.2f} | {onset} |{p} {g.run_id.nunique()} |")
-        late[dataset, variant] = last_q.r_t.mean(), last_q.d_accuracy.mean()
+        late[dataset, variant] = last_q.r_t.mean(), last_q.d_accuracy.mean(), last_q.aug_p.mean() if ada else None
     lines += _overfitting_words(late)
     return "\n".join(lines)
 
@@ -215,19 +216,26 @@ OVERFIT_PAIRS = [("tl+da", "tl", "DiffAugment"), ("scratch+da", "scratch", "Diff
                  ("tl+da+cr", "tl+da", "CR"), ("tl+ada", "tl", "ADA")]
 
 
-def _overfitting_words(late: dict[tuple[str, str], tuple[float, float]]) -> list[str]:
-    """One bullet per dataset x pair whose both sides have diagnostics: the last quarter's r_t and D accuracy."""
+def _overfitting_words(late: dict[tuple[str, str], tuple[float, float, float]]) -> list[str]:
+    """One bullet per dataset x pair whose both sides have diagnostics (the last quarter's r_t and D accuracy), and
+    one per adaptive-augmentation run (where its p ended up)."""
     out = []
     for dataset in sorted({d for d, _ in late}):
         for with_, without, method in OVERFIT_PAIRS:
             if (dataset, with_) not in late or (dataset, without) not in late:
                 continue
-            (r_w, a_w), (r_wo, a_wo) = late[dataset, with_], late[dataset, without]
+            (r_w, a_w, _), (r_wo, a_wo, _) = late[dataset, with_], late[dataset, without]
             reading = (f"{method} keeps D from separating the training images as sharply" if r_w < r_wo - 0.05 else
                        f"D scores the real images more confidently with {method}" if r_w > r_wo + 0.05 else
                        f"no sign that {method} changes how D fits the real images")
             out.append(f"- {dataset}, `{with_}` vs `{without}`: r_t over the last quarter {r_w:.2f} vs {r_wo:.2f}, "
                        f"D accuracy {a_w:.2f} vs {a_wo:.2f}: {reading}.")
+        for (d, variant), (r_t, _, p) in late.items():
+            if d == dataset and p is not None and not pd.isna(p):
+                reading = ("r_t stayed under the target, so ADA hardly augmented" if p < 0.05 else
+                           "ADA augmented, steering r_t towards the target")
+                out.append(f"- {dataset}, `{variant}`: ADA's p over the last quarter {p:.2f}, r_t {r_t:.2f} against "
+                           f"its target {OVERFIT_R_T}: {reading}.")
     return ([""] + out) if out else []
 
 

@@ -102,8 +102,10 @@ def test_diagnostics_show_adas_p_where_a_run_adapts_it():
     assert "ADA's p, last quarter" in table[0]
     assert table[2:4] == ["| faces | tl | 0.50 | 0.50 | 0.80 | never | — | 1 |",
                           "| faces | tl+ada | 0.50 | 0.50 | 0.80 | never | 0.40 | 1 |"]
-    assert table[-1] == ("- faces, `tl+ada` vs `tl`: r_t over the last quarter 0.50 vs 0.50, D accuracy 0.80 vs 0.80: "
-                         "no sign that ADA changes how D fits the real images.")
+    assert table[-2:] == ["- faces, `tl+ada` vs `tl`: r_t over the last quarter 0.50 vs 0.50, D accuracy 0.80 vs 0.80: "
+                          "no sign that ADA changes how D fits the real images.",
+                          "- faces, `tl+ada`: ADA's p over the last quarter 0.40, r_t 0.50 against its target 0.6: "
+                          "ADA augmented, steering r_t towards the target."]
 
 
 def test_diagnostics_say_whether_diffaugment_keeps_d_from_overfitting():
