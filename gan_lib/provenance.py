@@ -1,4 +1,7 @@
-"""Which code a run trained with: the git commit and dirty flag, recorded each time a run starts or resumes.
+"""Which code a run trained with: the git commit and dirty flag, recorded each time a run starts or resumes,
+with the CPU kernels torch dispatches to (`cpu_capability`: AVX2, AVX512, ...). CPU training is bit-reproducible
+only under the same capability: other kernels round differently and a GAN's trajectory then diverges (pin it with
+`ATEN_CPU_CAPABILITY=avx2 DNNL_MAX_CPU_ISA=AVX2` to reproduce runs made on an AVX2 machine).
 
 `record_start` appends one entry to the run folder's `provenance.json` per `train()` call, so a run resumed on
 other code shows both commits; the result rows carry the first commit and whether any start was dirty.
@@ -36,9 +39,13 @@ def read_starts(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def record_start(run_dir: str | Path, step: int) -> list[dict[str, Any]]:
-    """Append this start (step, commit, dirty, time) to the run's `provenance.json`; returns every start."""
+    """Append this start (step, commit, dirty, CPU capability, time) to the run's `provenance.json`; returns every
+    start."""
+    import torch
+
     commit, dirty = git_state()
     starts = read_starts(run_dir) + [{"step": int(step), "git_commit": commit, "git_dirty": dirty,
+                                      "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                                       "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}]
     write_json(Path(run_dir) / STARTS, starts)
     return starts

@@ -98,8 +98,22 @@ def compare_studies(committed: pd.DataFrame, rerun: pd.DataFrame) -> pd.DataFram
                         "differs" + ("" if n > 1 else " (one committed seed: no spread to compare with)"))
                         for s, i, n in zip(same, inside, table["count"])]
     table["fid_diff"] = table.fid_rerun - table.fid_committed
+    cpu = {name: rows.set_index(keys).git_starts.map(cpu_capabilities) for name, rows in (("committed", old),
+                                                                                          ("rerun", new))}
+    table = table.join(pd.DataFrame({f"cpu_{k}": v for k, v in cpu.items()}), on=keys)
     return table[keys + ["num_samples", "fid_committed", "fid_rerun", "fid_diff", "kid_committed", "kid_rerun",
-                         "verdict"]]
+                         "cpu_committed", "cpu_rerun", "verdict"]]
+
+
+def cpu_capabilities(git_starts: str | None) -> str:
+    """The CPU capabilities a run trained under (from its recorded starts), or 'not recorded'. Runs are
+    bit-reproducible only under the same one."""
+    import json
+
+    if not isinstance(git_starts, str):
+        return "not recorded"
+    found = sorted({s.get("cpu_capability") or "not recorded" for s in json.loads(git_starts)})
+    return ", ".join(found)
 
 
 def methods_table(df: pd.DataFrame) -> pd.DataFrame:

@@ -154,3 +154,21 @@ def test_ctrl_c_marks_the_run_interrupted(tmp_path, tiny_set, monkeypatch):
         training.train(make_config("smoke", "scratch", eval_num_samples=0), tmp_path / "run", dataset=tiny_set,
                        progress=False)
     assert training.read_status(tmp_path / "run")["status"] == "interrupted"
+
+
+def test_each_start_of_a_run_records_its_commit_and_cpu_capability(tmp_path, tiny_set):
+    """A resumed run lists both starts; each says which CPU kernels torch used (runs are bit-reproducible only
+    under the same capability)."""
+    import torch
+
+    from gan_lib import training
+    from gan_lib.config import make_config
+    from gan_lib.provenance import git_state, read_starts
+
+    cfg = make_config("smoke", "scratch", eval_num_samples=0)
+    training.train(cfg, tmp_path / "run", dataset=tiny_set, stop_after=1, progress=False)
+    training.train(cfg, tmp_path / "run", dataset=tiny_set, progress=False)
+    starts = read_starts(tmp_path / "run")
+    assert [s["step"] for s in starts] == [0, 1]
+    assert {(s["git_commit"], s["cpu_capability"]) for s in starts} == {
+        (git_state()[0], torch.backends.cpu.get_cpu_capability())}
