@@ -52,8 +52,13 @@ def all_gaps(df: pd.DataFrame, comparisons: list[tuple[str, str]] = COMPARISONS)
     return pd.DataFrame(rows).sort_values("dataset", kind="stable", ignore_index=True) if rows else pd.DataFrame()
 
 
+def _joined(df: pd.DataFrame, baseline: pd.DataFrame | None) -> pd.DataFrame:
+    """`df` with the `baseline` rows it is compared against (`report.baseline_rows`), or `df` itself if none."""
+    return pd.concat([df, baseline]) if baseline is not None and len(baseline) else df
+
+
 def summary_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) -> str:
-    joined = pd.concat([df, baseline]) if baseline is not None and len(baseline) else df
+    joined = _joined(df, baseline)
     table = report.summary_table(joined)
     if table.empty:
         return "_No finished runs._"
@@ -75,7 +80,7 @@ def summary_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) -> 
 
 def gaps_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) -> str:
     """Seed-paired gaps of the comparisons `df` ran, against `baseline`'s rows (`report.baseline_rows`) where given."""
-    gaps = all_gaps(pd.concat([df, baseline]) if baseline is not None else df, own_comparisons(df))
+    gaps = all_gaps(_joined(df, baseline), own_comparisons(df))
     if gaps.empty:
         return "_No paired comparisons (each needs both variants on the same seeds)._"
     lines = ["| dataset | comparison | FID gap (mean ± std) | 95 % ± | seeds | resolved |", "|---|---|---|---|---|---|"]
@@ -100,7 +105,7 @@ def _verdict(g) -> str:
 def findings_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) -> str:
     """The findings as Markdown bullets, each computed from the rows: ranking and gaps over `df` and the `baseline`
     rows it is compared against (`report.baseline_rows`), cost and memorization of `df`'s own runs."""
-    joined = pd.concat([df, baseline]) if baseline is not None else df
+    joined = _joined(df, baseline)
     comparisons = own_comparisons(df)
     gaps, table = all_gaps(joined, comparisons), report.summary_table(joined)
     if table.empty:
