@@ -81,22 +81,35 @@ def study_outputs(results_root: Path, study: str) -> dict[str, Path]:
             "figures": root / "figures" / study}
 
 
+def seed_prediction_interval(fids: pd.Series, level: float = 0.95) -> tuple[float, float]:
+    """Where one more seed's FID should fall, from the seeds run so far: mean ± t · sd · sqrt(1 + 1/n) (NaN with
+    fewer than two seeds). Unlike the seeds' min-max range, which a new draw leaves about half the time with 3
+    seeds, this holds a new draw with probability `level` if FIDs over seeds are roughly normal."""
+    n = len(fids)
+    if n < 2:
+        return float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * fids.std() * (1 + 1 / n) ** 0.5
+    return fids.mean() - half, fids.mean() + half
+
+
 def compare_studies(committed: pd.DataFrame, rerun: pd.DataFrame) -> pd.DataFrame:
     """Final FID/KID of each reproduced run beside the committed run of the same cell (dataset, variant, seed),
-    whether they are bit-identical, and otherwise whether the difference lies within the committed seeds' range."""
+    whether they are bit-identical, and otherwise whether the reproduced FID lies within the 95 % prediction
+    interval of the committed seeds of its dataset x variant (`seed_prediction_interval`)."""
     keys = ["dataset", "variant", "train_seed"]
     old, new = final_rows(committed), final_rows(rerun)
     if old.empty or new.empty:
         return pd.DataFrame()
     table = new[keys + ["fid", "kid", "num_samples"]].merge(old[keys + ["fid", "kid"]], on=keys,
                                                             suffixes=("_rerun", "_committed"))
-    spread = old.groupby(["dataset", "variant"]).fid.agg(["min", "max", "count"]).reset_index()
-    table = table.merge(spread, on=["dataset", "variant"])
+    interval = old.groupby(["dataset", "variant"]).fid.apply(seed_prediction_interval)
+    table[["seeds_low", "seeds_high"]] = [interval[d, v] for d, v in zip(table.dataset, table.variant)]
     same = (table.fid_rerun == table.fid_committed) & (table.kid_rerun == table.kid_committed)
-    inside = table.fid_rerun.between(table["min"], table["max"])
-    table["verdict"] = ["bit-identical" if s else ("within the committed seeds' range" if i and n > 1 else
-                        "differs" + ("" if n > 1 else " (one committed seed: no spread to compare with)"))
-                        for s, i, n in zip(same, inside, table["count"])]
+    inside = table.fid_rerun.between(table.seeds_low, table.seeds_high)
+    table["verdict"] = ["bit-identical" if s else "no spread to compare with (one committed seed)" if pd.isna(lo)
+                        else f"{'within' if i else 'outside'} the committed seeds' 95 % prediction interval "
+                        f"[{lo:.1f}, {hi:.1f}]" for s, i, lo, hi in zip(same, inside, table.seeds_low,
+                                                                        table.seeds_high)]
     table["fid_diff"] = table.fid_rerun - table.fid_committed
     cpu = {name: rows.set_index(keys).git_starts.map(cpu_capabilities) for name, rows in (("committed", old),
                                                                                           ("rerun", new))}

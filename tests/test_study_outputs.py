@@ -10,9 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from gan_lib.report import compare_studies, final_rows
+from gan_lib.report import compare_studies, final_rows, seed_prediction_interval
 from gan_lib.study import main as study_main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,9 +84,19 @@ def test_compare_studies_says_identical_within_or_outside_the_seed_range():
     table = compare_studies(committed, rerun)
     assert len(table) == len(final_rows(cell)) == 3 and set(table.verdict) == {"bit-identical"}
     shifted = rerun.assign(fid=rerun.fid + 1e-3)
-    assert "within the committed seeds' range" in set(compare_studies(committed, shifted).verdict)
+    assert all(v.startswith("within the committed seeds' 95 % prediction interval")
+               for v in compare_studies(committed, shifted).verdict)
     far = rerun.assign(fid=rerun.fid + 1e3)
-    assert set(compare_studies(committed, far).verdict) == {"differs"}
+    assert all(v.startswith("outside") for v in compare_studies(committed, far).verdict)
+    one_seed = committed[committed.train_seed == 0]
+    assert set(compare_studies(one_seed, shifted).verdict) == {"no spread to compare with (one committed seed)"}
+
+
+def test_seed_prediction_interval_is_mean_pm_t_sd_sqrt_1_plus_1_over_n():
+    low, high = seed_prediction_interval(pd.Series([1.0, 2.0, 3.0]))
+    half = 4.302653 * 1.0 * (4 / 3) ** 0.5  # t(0.975, 2 df) x sd x sqrt(1 + 1/3)
+    assert low == pytest.approx(2 - half) and high == pytest.approx(2 + half)
+    assert all(np.isnan(seed_prediction_interval(pd.Series([5.0]))))
 
 
 @pytest.mark.slow
