@@ -191,8 +191,11 @@ def diagnostics_figure(scalars: pd.DataFrame, df: pd.DataFrame) -> plt.Figure | 
     for row, dataset in zip(axes, datasets):
         sub = data[data.dataset == dataset]
         hue_order = variant_order(sub.variant)
+        palette = dict(zip(hue_order, sns.color_palette(n_colors=len(hue_order))))  # same colour in every panel
         for ax, (col, label) in zip(row, panels):
-            sns.lineplot(sub, x="epoch", y=col, hue="variant", hue_order=hue_order, errorbar="sd", ax=ax)
+            shown = sub[sub[col].notna()]  # the p panel: only the runs that adapt p, so its legend names only them
+            sns.lineplot(shown, x="epoch", y=col, hue="variant", errorbar="sd", ax=ax, palette=palette,
+                         hue_order=[v for v in hue_order if v in set(shown.variant)])
             ax.set_title(f"{dataset}: {label}")
             ax.set_xlabel("epoch")
     fig.tight_layout()

@@ -178,3 +178,17 @@ def test_readme_variants_table_is_the_variants_table():
     text = (REPO_ROOT / "README.md").read_text()
     block = text.split("<!-- variants: gan_lib.config.VARIANTS -->\n", 1)[1].split("\n<!-- end variants -->", 1)[0]
     assert block == report.variants_markdown(), "README's variants table differs from config.VARIANTS"
+
+
+def test_diagnostics_figure_p_panel_names_only_the_adaptive_runs_in_the_same_colours():
+    import pandas as pd
+
+    runs = pd.DataFrame({"run_id": ["a", "b"], "dataset": ["d", "d"], "variant": ["tl", "tl+ada"]})
+    scalars = pd.DataFrame({"run_id": ["a", "a", "b", "b"], "epoch": [1.0, 2.0, 1.0, 2.0], "r_t": [0.1, 0.2, 0.3, 0.4],
+                            "d_accuracy": [0.5, 0.6, 0.7, 0.8], "aug_p": [None, None, 0.01, 0.02]})
+    fig = report.diagnostics_figure(scalars, runs)
+    r_t_ax, _, p_ax = fig.axes
+    assert [t.get_text() for t in p_ax.get_legend().get_texts()] == ["tl+ada"]
+    colour = {t.get_text(): h.get_color() for t, h in zip(r_t_ax.get_legend().get_texts(),
+                                                           r_t_ax.get_legend().legend_handles)}
+    assert p_ax.get_legend().legend_handles[0].get_color() == colour["tl+ada"] != colour["tl"]
