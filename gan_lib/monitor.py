@@ -73,12 +73,9 @@ def evaluate_state(s: TrainState, dataset: Any, extractor: Any, num: int | None 
     was_training = sampler.training
     sampler.eval()
     try:
-        result = evaluate(sampler, dim_z=sampler.dim_z, n_classes=sampler.n_classes, dataset=dataset,
-                          num=num or s.cfg.eval_num_samples, seed=s.cfg.eval_seed,
-                          batch_size=s.cfg.eval_batch_size, device=s.device,
-                          truncation=s.cfg.eval_truncation, extractor=extractor)
-        result["eval_seconds"] = result.pop("seconds")
-        return result
+        return evaluate(sampler, dim_z=sampler.dim_z, n_classes=sampler.n_classes, dataset=dataset,
+                        num=num or s.cfg.eval_num_samples, seed=s.cfg.eval_seed, batch_size=s.cfg.eval_batch_size,
+                        device=s.device, truncation=s.cfg.eval_truncation, extractor=extractor)
     finally:
         sampler.train(was_training)
 

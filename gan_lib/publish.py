@@ -55,8 +55,7 @@ def publish_run(cfg: Config, run_dir: str | Path, rows: list[dict[str, Any]], *,
     if truncations and rows and cfg.eval_num_samples:
         cheap = {**common, "num": max(2, min(TRUNCATION_SAMPLES, cfg.eval_num_samples))}
         for result in evaluation.truncation_sweep(sampler, truncations=truncations, **cheap):
-            seconds = result.pop("seconds")  # the sweep's own time, not the last training evaluation's
-            sweep.append({**rows[-1], **result, "eval_seconds": seconds, "nn_distance_ratio": None})
+            sweep.append({**rows[-1], **result, "nn_distance_ratio": None})  # its own eval_seconds, not the last row's
         summary["truncation"] = {r["truncation"]: round(r["fid"], 2) for r in sweep}
     common_rows = dict(run_id=run_id, study=study, device=device_name(device), dataset_count=len(dataset),
                        starts=read_starts(run_dir))

@@ -126,7 +126,7 @@ def test_evaluation_samples_come_from_the_ema_copy(monkeypatch, tiny_set):
     from gan_lib import monitor
 
     seen = []
-    monkeypatch.setattr(monitor, "evaluate", lambda sampler, **kw: seen.append(sampler) or {"seconds": 0.0})
+    monkeypatch.setattr(monitor, "evaluate", lambda sampler, **kw: seen.append(sampler) or {"eval_seconds": 0.0})
     s = init_state(smoke("scratch", None, g_ema_decay=0.9), tiny_set.images, tiny_set.labels, 1)
     train_step(s)
     training.evaluate_state(s, tiny_set, extractor=None)

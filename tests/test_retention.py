@@ -26,7 +26,7 @@ def _samples(run_dir):
 
 
 def test_slim_run_keeps_what_sampling_and_transfer_need(tmp_path, tiny_set, monkeypatch):
-    monkeypatch.setattr("gan_lib.monitor.evaluate", lambda *a, **k: {"fid": 1.0, "kid": 0.1, "seconds": 0.0})
+    monkeypatch.setattr("gan_lib.monitor.evaluate", lambda *a, **k: {"fid": 1.0, "kid": 0.1, "eval_seconds": 0.0})
     full, slim = tmp_path / "full", tmp_path / "slim"
     rows_full = train(_cfg(), full, dataset=tiny_set, progress=False)
     rows_slim = train(_cfg(ckpt_keep_final="weights"), slim, dataset=tiny_set, progress=False)

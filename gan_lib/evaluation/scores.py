@@ -85,7 +85,7 @@ def evaluate(sample_fn: SampleFn, *, dim_z: int, n_classes: int, dataset: ImageS
     scores = fid_kid(gen, ref)
     return {**scores, "num_samples": int(num), "reference": reference_key(dataset), "reference_count": len(ref),
             "eval_seed": int(seed), "truncation": float(truncation), "extractor": extractor.name,
-            "seconds": round(time.perf_counter() - t0, 3)}
+            "eval_seconds": round(time.perf_counter() - t0, 3)}
 
 
 def truncation_sweep(sample_fn: SampleFn, *, truncations: Sequence[float], dim_z: int, n_classes: int,
