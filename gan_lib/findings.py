@@ -27,7 +27,7 @@ QUESTION = {("tl", "scratch"): "transfer vs scratch", ("tl+da", "tl"): "DiffAugm
             "DiffAugment from scratch (the DiffAugment paper's setting)", ("scratch+da", "tl"):
             "DiffAugment from scratch vs transfer"}
 COMPARISONS = list(QUESTION)
-BUDGET_COMPARISONS = [("tl+da", "tl"), ("tl+da+cr", "tl+da"), ("tl+da+cr", "tl")]  # what a longer budget may change
+BUDGET_COMPARISONS = [("tl", "scratch"), ("tl+da", "tl"), ("tl+da+cr", "tl+da"), ("tl+da+cr", "tl")]  # what a longer budget may change
 
 
 def own_comparisons(df: pd.DataFrame) -> list[tuple[str, str]]:
@@ -144,6 +144,12 @@ def _epochs(df: pd.DataFrame) -> pd.Series:
     return df.epochs.fillna(df.images_seen / df.dataset_count)
 
 
+def _gap_at(g, epochs: float) -> str:
+    """'−20.0 (2.5) at 150 epochs, 3 seeds': a gap, its 95 % half-width (— for one seed), length and seeds."""
+    ci = "—" if pd.isna(g.ci95) else f"{g.ci95:.1f}"
+    return f"{_signed(g.gap_mean)} ({ci}) at {epochs:.0f} epochs, {int(g.n)} seed{'s' if g.n > 1 else ''}"
+
+
 def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
     """The DA and CR gaps of two studies side by side (the same comparisons, datasets and FID sample count), to
     answer whether a longer budget changes their sign or size. Uses the training evaluations (eval_kind 'train')
@@ -168,9 +174,7 @@ def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
         size = "about the same size" if 0.9 <= ratio <= 1.1 else ("smaller" if ratio < 1 else "larger")
         reading = ("same sign" if same_sign else "sign flips") + f", {size}" + (
             "; resolved at the longer budget" if gl.resolved else "; not resolved at the longer budget")
-        lines.append(f"| {dataset} | {variant} − {baseline} | {_signed(gs.gap_mean)} ({gs.ci95:.1f}) at "
-                     f"{es:.0f} epochs, {int(gs.n)} seeds | {_signed(gl.gap_mean)} ({gl.ci95:.1f}) at {el:.0f} epochs, "
-                     f"{int(gl.n)} seeds | {reading} |")
+        lines.append(f"| {dataset} | {variant} − {baseline} | {_gap_at(gs, es)} | {_gap_at(gl, el)} | {reading} |")
     for (dataset, variant, baseline), v in sorted(both.items()):
         if (variant, baseline) == ("tl+da", "tl"):
             g, epochs = v["long"]

@@ -56,6 +56,15 @@ def test_budget_comparison_says_when_a_gap_flips_sign():
     assert "neither confirms nor refutes" in budget_markdown(noise, short)
 
 
+def test_budget_comparison_shows_transfer_vs_scratch_when_both_studies_ran_scratch():
+    from gan_lib.findings import budget_markdown
+
+    short = with_epochs(fake_results({"scratch": [300, 310, 305], "tl": [100, 110, 105]}), 40)
+    long = with_epochs(fake_results({"scratch": [110, 112, 104], "tl": [100, 110, 105]}), 150)
+    assert "| faces | tl − scratch | −200.0 (" in budget_markdown(long, short)
+    assert "smaller; not resolved at the longer budget" in budget_markdown(long, short)
+
+
 def test_diagnostics_find_when_r_t_rises_above_ada_target_and_stays():
     from gan_lib.findings import diagnostics_markdown
 
