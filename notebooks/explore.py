@@ -68,8 +68,11 @@ def load(_=None):
     dataset = load_dataset(cfg.data_name, cfg.data_resolution)
     state.update(cfg=cfg, sampler=sampler, dataset=dataset)
     names = dataset.class_names if sampler.miner is None else ("miner (mined region of the source)",)
+    before = klass.value
     klass.options = [(n, i) for i, n in enumerate(names)]
-    render()
+    klass.index = 0  # ipywidgets 8 leaves a dropdown blank when its options change
+    if klass.value == before:  # otherwise the observer has rendered already
+        render()
 
 
 def render(_=None):

@@ -240,6 +240,11 @@ def test_every_notebook_runs_with_its_defaults(name, tmp_path):
     expected = {"train_variant": "final FID", "pretrain_source": "source model FID 88.8",
                 "report": "Figure 1.", "explore": "VBox"}[name]
     assert expected in text
+    if name == "explore":  # every dropdown shows a choice (the saved widget state), none is left blank
+        state = json.loads(text)["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        dropdowns = {w["state"]["description"]: w["state"]["index"] for w in state.values()
+                     if w["model_name"] == "DropdownModel"}
+        assert dropdowns == {"run": 0, "class": 0}
 
 
 def test_every_notebook_parameter_has_a_type_papermill_shows():

@@ -6,6 +6,7 @@ explore.ipynb executed in a live JupyterLab (widgets rendered).
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -49,12 +50,20 @@ def report(out: Path) -> Path:
     return out / "report.png"
 
 
+def quiet_lab_settings() -> dict[str, str]:
+    """An environment whose JupyterLab settings turn off the news prompt, which would cover part of the shot."""
+    settings = Path(tempfile.mkdtemp()) / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    return {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings.parent.parent)}
+
+
 def explore(out: Path) -> Path:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
                                "--ServerApp.token=", "--ServerApp.password=", "--allow-root",
                                "--LabApp.expose_app_in_browser=True", f"--ServerApp.root_dir={REPO}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=quiet_lab_settings())
     driver = browser(1400, 1300)
     try:
         time.sleep(8)
