@@ -266,9 +266,9 @@ def failed_runs(df: pd.DataFrame) -> pd.DataFrame:
         ["study", "run_id", "step", "message"]]
 
 
-def fid_curves(df: pd.DataFrame, x: str = "images_seen") -> plt.Figure:
-    """FID against `x`, one panel per dataset: mean and spread over seeds against images_seen (the same for
-    every seed); one line per seed against train_seconds (which differ by seed, and by machine load)."""
+def score_curves(df: pd.DataFrame, x: str = "images_seen", y: str = "fid") -> plt.Figure:
+    """FID (or KID: `y="kid"`) against `x`, one panel per dataset: mean and spread over seeds against images_seen
+    or epochs (the same for every seed); one line per seed against train_seconds (which differ by seed and load)."""
     rows = train_rows(df)
     datasets = sorted(rows.dataset.unique())
     fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5.5 * max(1, len(datasets)), 4), squeeze=False)
@@ -276,12 +276,12 @@ def fid_curves(df: pd.DataFrame, x: str = "images_seen") -> plt.Figure:
         sub = rows[rows.dataset == dataset]
         hue_order = variant_order(sub.variant)
         per_seed = {} if x in ("images_seen", "epochs") else {"units": "train_seed", "estimator": None}
-        sns.lineplot(sub, x=x, y="fid", hue="variant", hue_order=hue_order, errorbar="sd", marker="o", ax=ax,
+        sns.lineplot(sub, x=x, y=y, hue="variant", hue_order=hue_order, errorbar="sd", marker="o", ax=ax,
                      **per_seed)
         ax.set_title(dataset)
         ax.set_xlabel({"images_seen": "real images shown to D", "train_seconds": "training seconds",
                        "epochs": "epochs (real images shown / dataset size)"}.get(x, x))
-        ax.set_ylabel("FID (lower is better)")
+        ax.set_ylabel(f"{y.upper()} (lower is better)")
     fig.tight_layout()
     return fig
 

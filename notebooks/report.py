@@ -106,12 +106,13 @@ if not final.empty:
 # %%
 if report.train_rows(df).step.nunique() > 1:
     section("FID over training")
-    figs.show(report.fid_curves(df, "images_seen"), "fid_vs_images",
+    figs.show(report.score_curves(df, "images_seen"), "fid_vs_images",
               "FID against real images shown to D, per dataset; line = mean over seeds, band = standard deviation.")
-    figs.show(report.fid_curves(df, "train_seconds"), "fid_vs_seconds",
+    figs.show(report.score_curves(df, "train_seconds"), "fid_vs_seconds",
               "FID against training seconds, one line per seed (wall time depends on the machine's load).")
     if report.train_rows(df).epochs.notna().any():
-        figs.show(report.fid_curves(df, "epochs"), "fid_vs_epochs", "FID against epochs of each dataset.")
+        figs.show(report.score_curves(df, "epochs"), "fid_vs_epochs", "FID against epochs of each dataset.")
+        figs.show(report.score_curves(df, "epochs", "kid"), "kid_vs_epochs", "KID against epochs of each dataset.")
 
 # %%
 budget = "" if study == findings.BUDGET_BASELINE else findings.budget_markdown(

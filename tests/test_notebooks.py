@@ -15,9 +15,11 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+import pandas as pd
 import papermill as pm
 import pytest
 
+from gan_lib import report
 from gan_lib.config import Config, load_config, make_config
 from gan_lib.results import make_rows, read_results, run_path, write_rows
 from gan_lib.study import PARAM_FIELDS, RUN_PARAMS, config_from_params
@@ -156,7 +158,7 @@ def test_report_executes_on_parquet_fixture_and_writes_figures(tmp_path):
     out = tmp_path / "report.ipynb"
     pm.execute_notebook(str(NOTEBOOKS / "report.ipynb"), str(out), cwd=str(REPO), progress_bar=False,
                         parameters={"results_root": str(root), "study": "fixture"}, kernel_name="python3")
-    for name in ("fid_vs_images.png", "fid_vs_seconds.png"):
+    for name in ("fid_vs_images.png", "fid_vs_seconds.png", "fid_vs_epochs.png", "kid_vs_epochs.png"):
         assert (root / "figures" / "fixture" / name).stat().st_size > 10_000
     lines = (root / "summary" / "fixture.csv").read_text().splitlines()
     # final FIDs of seeds 0 and 1: scratch 150 and 151, tl+da+cr 90 and 91
@@ -167,6 +169,14 @@ def test_report_executes_on_parquet_fixture_and_writes_figures(tmp_path):
     assert "these settings differ: dataset (published lsun-bedroom-1000" in html  # no matching protocol
     assert "Figure 1." in html and "## Findings" in html and "## Methods" in html
     assert "## Failed runs" not in html and "## Truncation sweep" not in html  # no data, no section
+
+
+def test_score_curves_plot_the_asked_score_against_epochs():
+    rows = pd.DataFrame([r for v, fids in (("tl", [200, 100]), ("tl+da", [180, 120]))
+                         for seed in (0, 1) for r in fake_rows("s", "fluent-faces", v, seed, fids)])
+    ax = report.score_curves(rows, "epochs", "kid").axes[0]
+    assert ax.get_ylabel() == "KID (lower is better)"
+    assert [list(line.get_ydata()) for line in ax.lines[:2]] == [[0.2, 0.1], [0.18, 0.12]]
 
 
 @pytest.mark.slow
@@ -201,8 +211,6 @@ def test_interrupted_study_finishes_on_rerun_without_duplicates(tmp_path):
 
 
 def test_paired_gaps_pair_runs_by_seed_and_say_which_gaps_exceed_the_spread(tmp_path):
-    from gan_lib import report
-
     root = tmp_path / "results"
     finals = {"scratch": [300, 320, 310], "tl": [200, 205, 195], "tl+da": [201, 210, 190]}
     for variant, fids in finals.items():
