@@ -216,7 +216,8 @@ def diagnostics_markdown(df: pd.DataFrame, scalars: pd.DataFrame) -> str:
         lines.append(f"| {dataset} | {variant} | {first_q.r_t.mean():.2f} | {last_q.r_t.mean():.2f} | "
                      f"{last_q.d_accuracy.mean():.2f} | {onset} |{p} {g.run_id.nunique()} |")
         late[dataset, variant] = last_q.r_t.mean(), last_q.d_accuracy.mean(), last_q.aug_p.mean() if ada else None
-    lines += _overfitting_words(late)
+    gaps = all_gaps(df, [(w, wo) for w, wo, _ in OVERFIT_PAIRS])
+    lines += _overfitting_words(late, {(g.dataset, g.variant, g.baseline): g for g in gaps.itertuples()})
     return "\n".join(lines)
 
 
@@ -225,9 +226,10 @@ OVERFIT_PAIRS = [("tl+da", "tl", "DiffAugment"), ("scratch+da", "scratch", "Diff
                  ("tl+da+cr", "tl+da", "CR"), ("tl+ada", "tl", "ADA")]
 
 
-def _overfitting_words(late: dict[tuple[str, str], tuple[float, float, float]]) -> list[str]:
-    """One bullet per dataset x pair whose both sides have diagnostics (the last quarter's r_t and D accuracy), and
-    one per adaptive-augmentation run (where its p ended up)."""
+def _overfitting_words(late: dict[tuple[str, str], tuple[float, float, float]], gaps: dict | None = None) -> list[str]:
+    """One bullet per dataset x pair whose both sides have diagnostics (the last quarter's r_t and D accuracy),
+    read together with the pair's final FID gap where `gaps` (keyed dataset, variant, baseline) has it, and one
+    per adaptive-augmentation run (where its p ended up)."""
     out = []
     for dataset in sorted({d for d, _ in late}):
         for with_, without, method in OVERFIT_PAIRS:
@@ -237,6 +239,9 @@ def _overfitting_words(late: dict[tuple[str, str], tuple[float, float, float]]) 
             reading = (f"{method} keeps D from separating the training images as sharply" if r_w < r_wo - 0.05 else
                        f"D scores the real images more confidently with {method}" if r_w > r_wo + 0.05 else
                        f"no sign that {method} changes how D fits the real images")
+            g = (gaps or {}).get((dataset, with_, without))
+            if g is not None:
+                reading += f"; final FID {_signed(g.gap_mean)}, {_verdict(g)}: " + _why(method, r_w, r_wo, g)
             out.append(f"- {dataset}, `{with_}` vs `{without}`: r_t over the last quarter {r_w:.2f} vs {r_wo:.2f}, "
                        f"D accuracy {a_w:.2f} vs {a_wo:.2f}: {reading}.")
         for (d, variant), (r_t, _, p) in late.items():
@@ -246,6 +251,20 @@ def _overfitting_words(late: dict[tuple[str, str], tuple[float, float, float]]) 
                 out.append(f"- {dataset}, `{variant}`: ADA's p over the last quarter {p:.2f}, r_t {r_t:.2f} against "
                            f"its target {OVERFIT_R_T}: {reading}.")
     return ([""] + out) if out else []
+
+
+def _why(method: str, r_with: float, r_without: float, gap) -> str:
+    """What the pair's r_t says about its FID gap: whether there was overfitting to counter, and whether
+    countering it paid off."""
+    better = gap.resolved and gap.gap_mean < 0
+    if r_without <= OVERFIT_R_T:
+        return (f"without {method} D does not overfit by ADA's measure (r_t at most {OVERFIT_R_T}), so {method} has "
+                "little to counter" + (", yet FID improves" if better else ""))
+    if r_with < r_without - 0.05:
+        return (f"{method} counters an overfitting D and FID improves with it" if better else
+                f"{method} counters an overfitting D, but FID does not improve with it: a D that overfits is not "
+                "what limits G here")
+    return f"D overfits with and without {method}: {method} does not prevent it here"
 
 
 # --------------------------------------------------------------------------------------------- README blocks

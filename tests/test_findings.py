@@ -70,8 +70,8 @@ def test_diagnostics_find_when_r_t_rises_above_ada_target_and_stays():
 
     epochs = list(range(0, 100, 10))
     r_t = [0.1, 0.2, 0.7, 0.3, 0.4, 0.65, 0.7, 0.8, 0.9, 0.9]  # a blip at 20, above for good from 50
-    scalars = pd.DataFrame({"run_id": "r", "epoch": epochs, "r_t": r_t, "d_accuracy": 0.9})
-    runs = pd.DataFrame([{"run_id": "r", "dataset": "faces", "variant": "tl"}])
+    scalars = pd.DataFrame({"run_id": "faces_tl_seed0", "epoch": epochs, "r_t": r_t, "d_accuracy": 0.9})
+    runs = fake_results({"tl": [200.0]})
     row = diagnostics_markdown(runs, scalars).splitlines()[-1]
     assert row == "| faces | tl | 0.33 | 0.87 | 0.90 | 50 | 1 |"
 
@@ -103,27 +103,35 @@ def test_a_study_of_new_variants_is_compared_with_the_default_study_of_its_prese
 def test_diagnostics_show_adas_p_where_a_run_adapts_it():
     from gan_lib.findings import diagnostics_markdown
 
-    scalars = pd.DataFrame({"run_id": ["a"] * 4 + ["b"] * 4, "epoch": [0, 10, 20, 30] * 2, "r_t": 0.5,
-                            "d_accuracy": 0.8, "aug_p": [None] * 4 + [0.0, 0.1, 0.2, 0.4]})
-    runs = pd.DataFrame([{"run_id": "a", "dataset": "faces", "variant": "tl"},
-                         {"run_id": "b", "dataset": "faces", "variant": "tl+ada"}])
+    scalars = pd.DataFrame({"run_id": ["faces_tl_seed0"] * 4 + ["faces_tl+ada_seed0"] * 4, "epoch": [0, 10, 20, 30] * 2,
+                            "r_t": 0.5, "d_accuracy": 0.8, "aug_p": [None] * 4 + [0.0, 0.1, 0.2, 0.4]})
+    runs = fake_results({"tl": [200.0], "tl+ada": [190.0]})
     table = diagnostics_markdown(runs, scalars).splitlines()
     assert "ADA's p, last quarter" in table[0]
     assert table[2:4] == ["| faces | tl | 0.50 | 0.50 | 0.80 | never | — | 1 |",
                           "| faces | tl+ada | 0.50 | 0.50 | 0.80 | never | 0.40 | 1 |"]
     assert table[-2:] == ["- faces, `tl+ada` vs `tl`: r_t over the last quarter 0.50 vs 0.50, D accuracy 0.80 vs 0.80: "
-                          "no sign that ADA changes how D fits the real images.",
+                          "no sign that ADA changes how D fits the real images; final FID −10.0, one seed, no interval: "
+                          "without ADA D does not overfit by ADA's measure (r_t at most 0.6), so ADA has little to "
+                          "counter.",
                           "- faces, `tl+ada`: ADA's p over the last quarter 0.40, r_t 0.50 against its target 0.6: "
                           "ADA augmented, steering r_t towards the target."]
 
 
-def test_diagnostics_say_whether_diffaugment_keeps_d_from_overfitting():
+def test_diagnostics_say_whether_diffaugment_keeps_d_from_overfitting_and_whether_fid_follows():
     from gan_lib.findings import diagnostics_markdown
 
-    scalars = pd.DataFrame({"run_id": ["a"] * 4 + ["b"] * 4, "epoch": [0, 10, 20, 30] * 2,
-                            "r_t": [0.2, 0.5, 0.8, 0.9] + [0.2, 0.3, 0.3, 0.4], "d_accuracy": 0.8})
-    runs = pd.DataFrame([{"run_id": "a", "dataset": "faces", "variant": "tl"},
-                         {"run_id": "b", "dataset": "faces", "variant": "tl+da"}])
-    words = diagnostics_markdown(runs, scalars).splitlines()[-1]
-    assert words.startswith("- faces, `tl+da` vs `tl`: r_t over the last quarter 0.40 vs 0.90")
-    assert words.endswith("DiffAugment keeps D from separating the training images as sharply.")
+    seeds = [0, 1, 2]
+    scalars = pd.DataFrame([{"run_id": f"faces_{v}_seed{s}", "epoch": e, "r_t": r, "d_accuracy": 0.8}
+                            for v, r_ts in (("tl", [0.2, 0.5, 0.8, 0.9]), ("tl+da", [0.2, 0.3, 0.3, 0.4]))
+                            for s in seeds for e, r in zip([0, 10, 20, 30], r_ts)])
+
+    def words(da_fids):
+        return diagnostics_markdown(fake_results({"tl": [200, 210, 205], "tl+da": da_fids}), scalars).splitlines()[-1]
+
+    worse = words([201, 212, 205])  # +1 FID, inside the seed spread
+    assert worse.startswith("- faces, `tl+da` vs `tl`: r_t over the last quarter 0.40 vs 0.90")
+    assert "DiffAugment keeps D from separating the training images as sharply; final FID +1.0" in worse
+    assert worse.endswith("DiffAugment counters an overfitting D, but FID does not improve with it: a D that "
+                          "overfits is not what limits G here.")
+    assert words([180, 191, 184]).endswith("DiffAugment counters an overfitting D and FID improves with it.")
