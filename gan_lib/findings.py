@@ -180,8 +180,8 @@ def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
             g, epochs = v["long"]
             verdict = ("agrees with the thesis, which carried DiffAugment into its best variant" if g.resolved and
                        g.gap_mean < 0 else "disagrees with the thesis, which carried DiffAugment into its best variant"
-                       if g.resolved else "neither confirms nor refutes the thesis's choice of DiffAugment: the gap "
-                       "is inside the seed spread")
+                       if g.resolved else "neither confirms nor refutes the thesis's choice of DiffAugment yet"
+                       + ("" if g.n < 2 else ": the gap is inside the seed spread"))
             lines.append(f"\nAt {epochs:.0f} epochs of {dataset}, DiffAugment on top of transfer is "
                          f"{_signed(g.gap_mean)} FID, {_verdict(g)}: this {verdict}.")
     return "\n".join(lines)
@@ -256,14 +256,17 @@ def _overfitting_words(late: dict[tuple[str, str], tuple[float, float, float]], 
 def _why(method: str, r_with: float, r_without: float, gap) -> str:
     """What the pair's r_t says about its FID gap: whether there was overfitting to counter, and whether
     countering it paid off."""
-    better = gap.resolved and gap.gap_mean < 0
+    fid = ("not resolved" if not gap.resolved else "better" if gap.gap_mean < 0 else "worse")
     if r_without <= OVERFIT_R_T:
         return (f"without {method} D does not overfit by ADA's measure (r_t at most {OVERFIT_R_T}), so {method} has "
-                "little to counter" + (", yet FID improves" if better else ""))
+                "little to counter" + {"better": ", yet FID improves", "worse": ", and FID gets worse",
+                                       "not resolved": ""}[fid])
     if r_with < r_without - 0.05:
-        return (f"{method} counters an overfitting D and FID improves with it" if better else
-                f"{method} counters an overfitting D, but FID does not improve with it: a D that overfits is not "
-                "what limits G here")
+        return {"better": f"{method} counters an overfitting D and FID improves with it",
+                "worse": f"{method} counters an overfitting D, but FID gets worse with it: a D that overfits is not "
+                         "what limits G here",
+                "not resolved": f"{method} counters an overfitting D; whether FID improves with it is not resolved "
+                                "yet"}[fid]
     return f"D overfits with and without {method}: {method} does not prevent it here"
 
 
