@@ -30,6 +30,14 @@ def variant_order(present: Iterable[str]) -> list[str]:
     return [v for v in VARIANTS if v in present] + sorted(present - set(VARIANTS))
 
 
+def variant_palette(present: Iterable[str]) -> dict[str, tuple]:
+    """One colour per variant, fixed by its place in the variants table, so a variant keeps its colour in every
+    figure and every study's report (others, e.g. 'custom', take the colours after the table's)."""
+    names = list(VARIANTS) + sorted(set(present) - set(VARIANTS))
+    colours = dict(zip(names, sns.color_palette("tab10", len(names))))
+    return {v: colours[v] for v in variant_order(present)}
+
+
 def variants_table(variants: Iterable[str] | None = None) -> pd.DataFrame:
     """What each variant adds (its one-line description), for the variants in `variants` (default: all)."""
     names = variant_order(variants) if variants is not None else list(VARIANTS)
@@ -190,12 +198,11 @@ def diagnostics_figure(scalars: pd.DataFrame, df: pd.DataFrame) -> plt.Figure | 
                              squeeze=False)
     for row, dataset in zip(axes, datasets):
         sub = data[data.dataset == dataset]
-        hue_order = variant_order(sub.variant)
-        palette = dict(zip(hue_order, sns.color_palette(n_colors=len(hue_order))))  # same colour in every panel
         for ax, (col, label) in zip(row, panels):
             shown = sub[sub[col].notna()]  # the p panel: only the runs that adapt p, so its legend names only them
+            palette = variant_palette(shown.variant)
             sns.lineplot(shown, x="epoch", y=col, hue="variant", errorbar="sd", ax=ax, palette=palette,
-                         hue_order=[v for v in hue_order if v in set(shown.variant)])
+                         hue_order=list(palette))
             ax.set_title(f"{dataset}: {label}")
             ax.set_xlabel("epoch")
     fig.tight_layout()
@@ -274,10 +281,10 @@ def score_curves(df: pd.DataFrame, x: str = "images_seen", y: str = "fid") -> pl
     fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5.5 * max(1, len(datasets)), 4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         sub = rows[rows.dataset == dataset]
-        hue_order = variant_order(sub.variant)
+        palette = variant_palette(sub.variant)
         per_seed = {} if x in ("images_seen", "epochs") else {"units": "train_seed", "estimator": None}
-        sns.lineplot(sub, x=x, y=y, hue="variant", hue_order=hue_order, errorbar="sd", marker="o", ax=ax,
-                     **per_seed)
+        sns.lineplot(sub, x=x, y=y, hue="variant", hue_order=list(palette), palette=palette, errorbar="sd",
+                     marker="o", ax=ax, **per_seed)
         ax.set_title(dataset)
         ax.set_xlabel({"images_seen": "real images shown to D", "train_seconds": "training seconds",
                        "epochs": "epochs (real images shown / dataset size)"}.get(x, x))
@@ -290,9 +297,10 @@ def truncation_figure(df: pd.DataFrame) -> plt.Figure | None:
     rows = df[(df.eval_kind == "truncation") & (df.status == "ok")]
     if rows.empty:
         return None
+    palette = variant_palette(rows.variant)
     grid = sns.relplot(rows, x="truncation", y="fid", hue="variant", col="dataset", kind="line", marker="o",
-                       errorbar="sd", hue_order=variant_order(rows.variant),
-                       height=3.5, facet_kws={"sharey": False})
+                       errorbar="sd", hue_order=list(palette), palette=palette, height=3.5,
+                       facet_kws={"sharey": False})
     grid.set_axis_labels("truncation threshold (0 = none)", "FID")
     return grid.figure
 

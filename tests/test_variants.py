@@ -192,3 +192,9 @@ def test_diagnostics_figure_p_panel_names_only_the_adaptive_runs_in_the_same_col
     colour = {t.get_text(): h.get_color() for t, h in zip(r_t_ax.get_legend().get_texts(),
                                                            r_t_ax.get_legend().legend_handles)}
     assert p_ax.get_legend().legend_handles[0].get_color() == colour["tl+ada"] != colour["tl"]
+
+
+def test_a_variant_keeps_its_colour_whichever_variants_a_figure_shows():
+    every = report.variant_palette(["scratch", "tl", "tl+da", "custom"])
+    assert report.variant_palette(["tl+da", "tl"]) == {"tl": every["tl"], "tl+da": every["tl+da"]}
+    assert len(set(every.values())) == 4 and list(every)[-1] == "custom"
