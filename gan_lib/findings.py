@@ -27,7 +27,8 @@ QUESTION = {("tl", "scratch"): "transfer vs scratch", ("tl+da", "tl"): "DiffAugm
             "DiffAugment from scratch (the DiffAugment paper's setting)", ("scratch+da", "tl"):
             "DiffAugment from scratch vs transfer"}
 COMPARISONS = list(QUESTION)
-BUDGET_COMPARISONS = [("tl", "scratch"), ("tl+da", "tl"), ("tl+da+cr", "tl+da"), ("tl+da+cr", "tl")]  # what a longer budget may change
+# what a longer budget may change: transfer's lead, and the DA and CR gaps
+BUDGET_COMPARISONS = [("tl", "scratch"), ("tl+da", "tl"), ("tl+da+cr", "tl+da"), ("tl+da+cr", "tl")]
 
 
 def own_comparisons(df: pd.DataFrame) -> list[tuple[str, str]]:
@@ -151,7 +152,7 @@ def _gap_at(g, epochs: float) -> str:
 
 
 def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
-    """The DA and CR gaps of two studies side by side (the same comparisons, datasets and FID sample count), to
+    """The transfer, DA and CR gaps of two studies side by side (the same comparisons, datasets and FID sample count), to
     answer whether a longer budget changes their sign or size. Uses the training evaluations (eval_kind 'train')
     so both sides have the same number of FID samples."""
     rows = {}
@@ -226,7 +227,8 @@ OVERFIT_PAIRS = [("tl+da", "tl", "DiffAugment"), ("scratch+da", "scratch", "Diff
                  ("tl+da+cr", "tl+da", "CR"), ("tl+ada", "tl", "ADA")]
 
 
-def _overfitting_words(late: dict[tuple[str, str], tuple[float, float, float]], gaps: dict | None = None) -> list[str]:
+def _overfitting_words(late: dict[tuple[str, str], tuple[float, float, float]],
+                        gaps: dict | None = None) -> list[str]:
     """One bullet per dataset x pair whose both sides have diagnostics (the last quarter's r_t and D accuracy),
     read together with the pair's final FID gap where `gaps` (keyed dataset, variant, baseline) has it, and one
     per adaptive-augmentation run (where its p ended up)."""

@@ -119,8 +119,8 @@ budget = "" if study == findings.BUDGET_BASELINE else findings.budget_markdown(
     df, read_results(root, findings.BUDGET_BASELINE))
 if budget and not budget.startswith("_"):
     section("The gaps at another training length",
-            f"The transfer, DiffAugment and CR gaps of this study beside those of the default study `{findings.BUDGET_BASELINE}` "
-            "(training evaluations on 200 samples on both sides, paired by seed).")
+            "The transfer, DiffAugment and CR gaps of this study beside those of the default study "
+            f"`{findings.BUDGET_BASELINE}` (training evaluations on 200 samples on both sides, paired by seed).")
     display(Markdown(budget))
 
 # %%

@@ -56,8 +56,8 @@ def test_budget_comparison_says_when_a_gap_flips_sign():
     assert "neither confirms nor refutes the thesis's choice of DiffAugment yet: the gap is inside the seed spread" \
         in budget_markdown(noise, short)
     one_seed = with_epochs(fake_results({"tl": [100], "tl+da": [50]}), 150)
-    assert budget_markdown(one_seed, short).endswith("one seed, no interval: this neither confirms nor refutes the thesis's "
-                                                     "choice of DiffAugment yet.")
+    assert budget_markdown(one_seed, short).endswith(
+        "one seed, no interval: this neither confirms nor refutes the thesis's choice of DiffAugment yet.")
 
 
 def test_budget_comparison_shows_transfer_vs_scratch_when_both_studies_ran_scratch():
@@ -115,8 +115,8 @@ def test_diagnostics_show_adas_p_where_a_run_adapts_it():
     assert table[2:4] == ["| faces | tl | 0.50 | 0.50 | 0.80 | never | — | 1 |",
                           "| faces | tl+ada | 0.50 | 0.50 | 0.80 | never | 0.40 | 1 |"]
     assert table[-2:] == ["- faces, `tl+ada` vs `tl`: r_t over the last quarter 0.50 vs 0.50, D accuracy 0.80 vs 0.80: "
-                          "no sign that ADA changes how D fits the real images; final FID −10.0, one seed, no interval: "
-                          "without ADA D does not overfit by ADA's measure (r_t at most 0.6), so ADA has little to "
+                          "no sign that ADA changes how D fits the real images; final FID −10.0, one seed, "
+                          "no interval: without ADA D does not overfit by ADA's measure (r_t at most 0.6), so ADA has little to "
                           "counter.",
                           "- faces, `tl+ada`: ADA's p over the last quarter 0.40, r_t 0.50 against its target 0.6: "
                           "ADA augmented, steering r_t towards the target."]

@@ -276,7 +276,8 @@ def test_evaluate_end_to_end_with_tiny_extractor():
     ex = evaluation.tiny_extractor()
     kw = dict(dim_z=8, n_classes=1, dataset=ds, num=20, seed=7, batch_size=6, device="cpu", extractor=ex)
     result = evaluation.evaluate(_linear_sampler(), **kw)
-    assert set(result) >= {"fid", "kid", "num_samples", "reference", "eval_seed", "truncation", "extractor", "eval_seconds"}
+    assert set(result) >= {"fid", "kid", "num_samples", "reference", "eval_seed", "truncation", "extractor",
+                           "eval_seconds"}
     assert result["num_samples"] == 20 and result["eval_seed"] == 7 and result["truncation"] == 0.0
     assert result["reference"] == f"tiny@16px:{ds.manifest['sha256'][:12]}" and result["extractor"] == ex.name
     assert np.isfinite(result["fid"]) and result["fid"] > 0
