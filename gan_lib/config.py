@@ -23,6 +23,7 @@ DEVICES = ("auto", "cpu", "cuda")
 CKPT_KEEP = ("full", "weights")
 DIFFAUGMENT_POLICY = "color,translation,cutout"
 ADA_POLICY = "flip,translation,color,cutout"  # ADA's order: geometric, then colour, then cutout
+ADA_R_T_TARGET = 0.6  # ADA's target for r_t = E[sign(D(x_real))]: above it D is taken to overfit (Karras et al. 2020)
 # Truncation thresholds (BigGAN's truncation trick; 0 = none) of the study's final-model sweep and the explorer's
 # slider, and the samples per FID of that sweep (at most; fewer when eval_num_samples is smaller).
 EVAL_TRUNCATIONS = (0.0, 0.5, 1.0, 1.5)
@@ -234,7 +235,7 @@ VARIANTS: dict[str, Variant] = {
                           transfer=True, settings={"d_freeze_blocks": 2}),
     "tl+ada": Variant("transfer + adaptive augmentation: flip, translation, color, cutout, each with probability "
                       "p steered by r_t towards 0.6 (ADA, Karras et al. 2020)", transfer=True,
-                      settings={"aug_policy": ADA_POLICY, "aug_ada_target": 0.6}),
+                      settings={"aug_policy": ADA_POLICY, "aug_ada_target": ADA_R_T_TARGET}),
     "scratch+da": Variant("DiffAugment (`color,translation,cutout`) without transfer (Zhao et al. 2020)",
                           settings={"aug_policy": DIFFAUGMENT_POLICY}),
 }

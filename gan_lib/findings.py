@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from gan_lib import report
+from gan_lib.config import ADA_R_T_TARGET
 from gan_lib.errors import cli_errors
 from gan_lib.paths import REPO_ROOT, results_dir
 from gan_lib.results import read_results, read_scalars
@@ -188,7 +189,7 @@ def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-OVERFIT_R_T = 0.6  # ADA's target for r_t: above it D is taken to overfit (Karras et al. 2020)
+OVERFIT_R_T = ADA_R_T_TARGET
 
 
 def diagnostics_markdown(df: pd.DataFrame, scalars: pd.DataFrame) -> str:

@@ -15,7 +15,7 @@ import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from gan_lib.config import VARIANTS  # noqa: E402
+from gan_lib.config import ADA_R_T_TARGET, VARIANTS  # noqa: E402
 from gan_lib.paths import REPO_ROOT  # noqa: E402
 
 # The original study's one published number (Kjellberg 2021): not rerun here, shown for reference only.
@@ -181,17 +181,24 @@ def published_comparison(final: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return PUBLISHED, "Not comparable with this study; these settings differ: " + "; ".join(differs) + "."
 
 
+DIAGNOSTICS_SMOOTHING = 5  # logged points (each the mean of `log_every` steps) in the figure's rolling mean
+
+
 def diagnostics_figure(scalars: pd.DataFrame, df: pd.DataFrame) -> plt.Figure | None:
     """Per-step D diagnostics (r_t, D accuracy, and ADA's p where a run adapts it) against epochs, one line per
-    variant (mean over seeds, band = sd), one row per dataset."""
+    variant (mean over seeds, band = sd), one row per dataset. Each run's values are first smoothed by a centred
+    rolling mean over DIAGNOSTICS_SMOOTHING logged points (the tables use the raw values)."""
     if scalars.empty or "r_t" not in scalars:
         return None
     runs = df.drop_duplicates("run_id")[["run_id", "dataset", "variant"]]
-    data = scalars.merge(runs, on="run_id")
+    data = scalars.sort_values(["run_id", "epoch"]).merge(runs, on="run_id")
     if data.empty:
         return None
+    columns = [c for c in ("r_t", "d_accuracy", "aug_p") if c in data]
+    data[columns] = data.groupby("run_id")[columns].transform(
+        lambda s: s.rolling(DIAGNOSTICS_SMOOTHING, center=True, min_periods=1).mean())
     datasets = sorted(data.dataset.unique())
-    panels = [("r_t", "r_t = E[sign(D(real))]"), ("d_accuracy", "D accuracy")]
+    panels = [("r_t", f"r_t = E[sign(D(real))], dashed: ADA's target {ADA_R_T_TARGET}"), ("d_accuracy", "D accuracy")]
     if "aug_p" in data and data.aug_p.notna().any():
         panels.append(("aug_p", "ADA's augmentation probability p"))
     fig, axes = plt.subplots(len(datasets), len(panels), figsize=(5.5 * len(panels), 3.6 * len(datasets)),
@@ -203,6 +210,8 @@ def diagnostics_figure(scalars: pd.DataFrame, df: pd.DataFrame) -> plt.Figure | 
             palette = variant_palette(shown.variant)
             sns.lineplot(shown, x="epoch", y=col, hue="variant", errorbar="sd", ax=ax, palette=palette,
                          hue_order=list(palette))
+            if col == "r_t":
+                ax.axhline(ADA_R_T_TARGET, color="grey", linestyle="--", linewidth=1)
             ax.set_title(f"{dataset}: {label}")
             ax.set_xlabel("epoch")
     fig.tight_layout()

@@ -130,7 +130,8 @@ if diagnostics is not None:
     section("Discriminator diagnostics",
             "Per-step values logged during training: r_t (the share of real images D scores positive) rising "
             "towards 1 signals an overfitting D; so does D accuracy.")
-    figs.show(diagnostics, "d_diagnostics", "D diagnostics against epochs per variant; line = mean over seeds, "
+    figs.show(diagnostics, "d_diagnostics", "D diagnostics against epochs per variant; each run smoothed by a "
+              f"centred rolling mean over {report.DIAGNOSTICS_SMOOTHING} logged points, then line = mean over seeds, "
               "band = standard deviation.")
     display(Markdown(findings.diagnostics_markdown(df, scalars)))
 else:

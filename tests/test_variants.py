@@ -198,3 +198,14 @@ def test_a_variant_keeps_its_colour_whichever_variants_a_figure_shows():
     every = report.variant_palette(["scratch", "tl", "tl+da", "custom"])
     assert report.variant_palette(["tl+da", "tl"]) == {"tl": every["tl"], "tl+da": every["tl+da"]}
     assert len(set(every.values())) == 4 and list(every)[-1] == "custom"
+
+
+def test_diagnostics_figure_smooths_each_run_over_logged_points():
+    import pandas as pd
+
+    runs = pd.DataFrame({"run_id": ["a"], "dataset": ["d"], "variant": ["tl"]})
+    r_t = [0.0, 1.0] * 10  # alternating: a 5-point centred mean lies between 0.4 and 0.6 away from the ends
+    scalars = pd.DataFrame({"run_id": "a", "step": range(20), "epoch": [float(e) for e in range(20)], "r_t": r_t,
+                            "d_accuracy": 0.5})
+    line = report.diagnostics_figure(scalars, runs).axes[0].lines[0].get_ydata()
+    assert len(line) == 20 and all(0.4 <= y <= 0.6 for y in line[2:-2])
