@@ -153,9 +153,9 @@ def _gap_at(g, epochs: float) -> str:
 
 
 def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
-    """The transfer, DA and CR gaps of two studies side by side (the same comparisons, datasets and FID sample count), to
-    answer whether a longer budget changes their sign or size. Uses the training evaluations (eval_kind 'train')
-    so both sides have the same number of FID samples."""
+    """The transfer, DA and CR gaps of two studies side by side (the same comparisons, datasets and FID sample
+    count), to answer whether a longer budget changes their sign or size. Uses the training evaluations (eval_kind
+    'train') so both sides have the same number of FID samples."""
     rows = {}
     for name, df in (("short", short), ("long", long)):
         train = df[df.eval_kind == "train"]
