@@ -211,7 +211,8 @@ def diagnostics_markdown(df: pd.DataFrame, scalars: pd.DataFrame) -> str:
         curve = g.groupby("epoch")[["r_t", "d_accuracy"] + (["aug_p"] if ada else [])].mean().sort_index()
         last_epoch = curve.index.max()
         first_q, last_q = curve[curve.index <= last_epoch / 4], curve[curve.index > 3 * last_epoch / 4]
-        above = curve.r_t > OVERFIT_R_T
+        smooth = curve.r_t.rolling(report.DIAGNOSTICS_SMOOTHING, center=True, min_periods=1).mean()  # as plotted
+        above = smooth > OVERFIT_R_T
         stays = above[::-1].cummin()[::-1].astype(bool)  # True from where r_t rose above the target for good
         onset = f"{stays.index[stays].min():.0f}" if stays.any() else "never"
         p = (f" {last_q.aug_p.mean():.2f} |" if last_q.aug_p.notna().any() else " — |") if ada else ""
@@ -261,8 +262,8 @@ def _why(method: str, r_with: float, r_without: float, gap) -> str:
     countering it paid off."""
     fid = ("not resolved" if not gap.resolved else "better" if gap.gap_mean < 0 else "worse")
     if r_without <= OVERFIT_R_T:
-        return (f"without {method} D does not overfit by ADA's measure (r_t at most {OVERFIT_R_T}), so {method} has "
-                "little to counter" + {"better": ", yet FID improves", "worse": ", and FID gets worse",
+        return (f"without {method} D does not overfit by ADA's measure (r_t, mean over seeds, at most {OVERFIT_R_T} "
+                f"over the last quarter), so {method} has little to counter" + {"better": ", yet FID improves", "worse": ", and FID gets worse",
                                        "not resolved": ""}[fid])
     if r_with < r_without - 0.05:
         return {"better": f"{method} counters an overfitting D and FID improves with it",
