@@ -182,8 +182,7 @@ def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
             g, epochs = v["long"]
             verdict = ("agrees with the thesis, which carried DiffAugment into its best variant" if g.resolved and
                        g.gap_mean < 0 else "disagrees with the thesis, which carried DiffAugment into its best variant"
-                       if g.resolved else "neither confirms nor refutes the thesis's choice of DiffAugment yet"
-                       + ("" if g.n < 2 else ": the gap is inside the seed spread"))
+                       if g.resolved else "neither confirms nor refutes the thesis's choice of DiffAugment yet")
             lines.append(f"\nAt {epochs:.0f} epochs of {dataset}, DiffAugment on top of transfer is "
                          f"{_signed(g.gap_mean)} FID, {_verdict(g)}: this {verdict}.")
     return "\n".join(lines)
