@@ -210,8 +210,7 @@ def diagnostics_markdown(df: pd.DataFrame, scalars: pd.DataFrame) -> str:
         curve = g.groupby("epoch")[["r_t", "d_accuracy"] + (["aug_p"] if ada else [])].mean().sort_index()
         last_epoch = curve.index.max()
         first_q, last_q = curve[curve.index <= last_epoch / 4], curve[curve.index > 3 * last_epoch / 4]
-        smooth = curve.r_t.rolling(report.DIAGNOSTICS_SMOOTHING, center=True, min_periods=1).mean()  # as plotted
-        above = smooth > OVERFIT_R_T
+        above = report.smoothed(curve.r_t) > OVERFIT_R_T
         stays = above[::-1].cummin()[::-1].astype(bool)  # True from where r_t rose above the target for good
         onset = f"{stays.index[stays].min():.0f}" if stays.any() else "never"
         p = (f" {last_q.aug_p.mean():.2f} |" if last_q.aug_p.notna().any() else " — |") if ada else ""

@@ -184,6 +184,11 @@ def published_comparison(final: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 DIAGNOSTICS_SMOOTHING = 5  # logged points (each the mean of `log_every` steps) in the figure's rolling mean
 
 
+def smoothed(values: pd.Series) -> pd.Series:
+    """A diagnostic's curve as plotted: centred rolling mean over DIAGNOSTICS_SMOOTHING logged points."""
+    return values.rolling(DIAGNOSTICS_SMOOTHING, center=True, min_periods=1).mean()
+
+
 def diagnostics_figure(scalars: pd.DataFrame, df: pd.DataFrame) -> plt.Figure | None:
     """Per-step D diagnostics (r_t, D accuracy, and ADA's p where a run adapts it) against epochs, one line per
     variant (mean over seeds, band = sd), one row per dataset. Each run's values are first smoothed by a centred
@@ -195,8 +200,7 @@ def diagnostics_figure(scalars: pd.DataFrame, df: pd.DataFrame) -> plt.Figure | 
     if data.empty:
         return None
     columns = [c for c in ("r_t", "d_accuracy", "aug_p") if c in data]
-    data[columns] = data.groupby("run_id")[columns].transform(
-        lambda s: s.rolling(DIAGNOSTICS_SMOOTHING, center=True, min_periods=1).mean())
+    data[columns] = data.groupby("run_id")[columns].transform(smoothed)
     datasets = sorted(data.dataset.unique())
     panels = [("r_t", f"r_t = E[sign(D(real))], dashed: ADA's target {ADA_R_T_TARGET}"), ("d_accuracy", "D accuracy")]
     if "aug_p" in data and data.aug_p.notna().any():
