@@ -11,6 +11,7 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -40,6 +41,11 @@ def own_comparisons(df: pd.DataFrame) -> list[tuple[str, str]]:
 
 def _signed(x: float) -> str:
     return f"{x:+.1f}".replace("-", "−")
+
+
+def _r(x: float) -> str:
+    """A diagnostic such as r_t, two decimals, with a typographic minus like the gaps'."""
+    return f"{x:.2f}".replace("-", "−")
 
 
 def all_gaps(df: pd.DataFrame, comparisons: list[tuple[str, str]] = COMPARISONS) -> pd.DataFrame:
@@ -191,6 +197,15 @@ def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
 OVERFIT_R_T = ADA_R_T_TARGET
 
 
+class LateDiagnostics(NamedTuple):
+    """A dataset x variant's diagnostics over the last quarter of training (means over seeds), and the epoch from
+    which its smoothed r_t stays above OVERFIT_R_T (None: never)."""
+    r_t: float
+    d_accuracy: float
+    aug_p: float | None
+    onset: float | None
+
+
 def diagnostics_markdown(df: pd.DataFrame, scalars: pd.DataFrame) -> str:
     """What the r_t curves say per dataset x variant (mean over seeds): r_t over the first and the last quarter of
     training, the first epoch at which it stays above ADA's target, D's accuracy over the last quarter, and where a
@@ -204,7 +219,7 @@ def diagnostics_markdown(df: pd.DataFrame, scalars: pd.DataFrame) -> str:
              f"epoch r_t stays > {OVERFIT_R_T} |" + (" ADA's p, last quarter |" if ada else "") + " seeds |",
              "|---|---|---|---|---|---|" + ("---|" if ada else "") + "---|"]
     order = {v: i for i, v in enumerate(report.variant_order(s.variant))}
-    late: dict[tuple[str, str], tuple[float, float, float]] = {}
+    late: dict[tuple[str, str], LateDiagnostics] = {}
     for (dataset, variant), g in sorted(s.groupby(["dataset", "variant"]), key=lambda kv: (kv[0][0],
                                                                                            order.get(kv[0][1], 99))):
         curve = g.groupby("epoch")[["r_t", "d_accuracy"] + (["aug_p"] if ada else [])].mean().sort_index()
@@ -212,11 +227,13 @@ def diagnostics_markdown(df: pd.DataFrame, scalars: pd.DataFrame) -> str:
         first_q, last_q = curve[curve.index <= last_epoch / 4], curve[curve.index > 3 * last_epoch / 4]
         above = report.smoothed(curve.r_t) > OVERFIT_R_T
         stays = above[::-1].cummin()[::-1].astype(bool)  # True from where r_t rose above the target for good
-        onset = f"{stays.index[stays].min():.0f}" if stays.any() else "never"
+        onset = stays.index[stays].min() if stays.any() else None
         p = (f" {last_q.aug_p.mean():.2f} |" if last_q.aug_p.notna().any() else " — |") if ada else ""
-        lines.append(f"| {dataset} | {variant} | {first_q.r_t.mean():.2f} | {last_q.r_t.mean():.2f} | "
-                     f"{last_q.d_accuracy.mean():.2f} | {onset} |{p} {g.run_id.nunique()} |")
-        late[dataset, variant] = last_q.r_t.mean(), last_q.d_accuracy.mean(), last_q.aug_p.mean() if ada else None
+        lines.append(f"| {dataset} | {variant} | {_r(first_q.r_t.mean())} | {_r(last_q.r_t.mean())} | "
+                     f"{last_q.d_accuracy.mean():.2f} | {'never' if onset is None else f'{onset:.0f}'} |{p} "
+                     f"{g.run_id.nunique()} |")
+        late[dataset, variant] = LateDiagnostics(last_q.r_t.mean(), last_q.d_accuracy.mean(),
+                                                 last_q.aug_p.mean() if ada else None, onset)
     gaps = all_gaps(df, [(w, wo) for w, wo, _ in OVERFIT_PAIRS])
     lines += _overfitting_words(late, {(g.dataset, g.variant, g.baseline): g for g in gaps.itertuples()})
     return "\n".join(lines)
@@ -227,8 +244,7 @@ OVERFIT_PAIRS = [("tl+da", "tl", "DiffAugment"), ("scratch+da", "scratch", "Diff
                  ("tl+da+cr", "tl+da", "CR"), ("tl+ada", "tl", "ADA")]
 
 
-def _overfitting_words(late: dict[tuple[str, str], tuple[float, float, float]],
-                        gaps: dict | None = None) -> list[str]:
+def _overfitting_words(late: dict[tuple[str, str], LateDiagnostics], gaps: dict | None = None) -> list[str]:
     """One bullet per dataset x pair whose both sides have diagnostics (the last quarter's r_t and D accuracy),
     read together with the pair's final FID gap where `gaps` (keyed dataset, variant, baseline) has it, and one
     per adaptive-augmentation run (where its p ended up)."""
@@ -237,37 +253,40 @@ def _overfitting_words(late: dict[tuple[str, str], tuple[float, float, float]],
         for with_, without, method in OVERFIT_PAIRS:
             if (dataset, with_) not in late or (dataset, without) not in late:
                 continue
-            (r_w, a_w, _), (r_wo, a_wo, _) = late[dataset, with_], late[dataset, without]
+            (r_w, a_w, _, _), (r_wo, a_wo, _, onset_wo) = late[dataset, with_], late[dataset, without]
             reading = (f"{method} keeps D from separating the training images as sharply" if r_w < r_wo - 0.05 else
                        f"D scores the real images more confidently with {method}" if r_w > r_wo + 0.05 else
                        f"no sign that {method} changes how D fits the real images")
             g = (gaps or {}).get((dataset, with_, without))
             if g is not None:
-                reading += f"; final FID {_signed(g.gap_mean)}, {_verdict(g)}: " + _why(method, r_w, r_wo, g)
-            out.append(f"- {dataset}, `{with_}` vs `{without}`: r_t over the last quarter {r_w:.2f} vs {r_wo:.2f}, "
+                reading += f"; final FID {_signed(g.gap_mean)}, {_verdict(g)}: " + _why(method, r_w, r_wo, onset_wo, g)
+            out.append(f"- {dataset}, `{with_}` vs `{without}`: r_t over the last quarter {_r(r_w)} vs {_r(r_wo)}, "
                        f"D accuracy {a_w:.2f} vs {a_wo:.2f}: {reading}.")
-        for (d, variant), (r_t, _, p) in late.items():
+        for (d, variant), (r_t, _, p, _) in late.items():
             if d == dataset and p is not None and not pd.isna(p):
                 reading = ("r_t stayed under the target, so ADA hardly augmented" if p < 0.05 else
                            "ADA augmented, steering r_t towards the target")
-                out.append(f"- {dataset}, `{variant}`: ADA's p over the last quarter {p:.2f}, r_t {r_t:.2f} against "
+                out.append(f"- {dataset}, `{variant}`: ADA's p over the last quarter {p:.2f}, r_t {_r(r_t)} against "
                            f"its target {OVERFIT_R_T}: {reading}.")
     return ([""] + out) if out else []
 
 
-def _why(method: str, r_with: float, r_without: float, gap) -> str:
-    """What the pair's r_t says about its FID gap: whether there was overfitting to counter, and whether
-    countering it paid off."""
+def _why(method: str, r_with: float, r_without: float, onset_without: float | None, gap) -> str:
+    """What the pair's r_t says about its FID gap: whether there was overfitting to counter (by the last quarter's
+    mean or by the smoothed curve staying above the target), and whether countering it paid off."""
     fid = ("not resolved" if not gap.resolved else "better" if gap.gap_mean < 0 else "worse")
-    if r_without <= OVERFIT_R_T:
+    if r_without <= OVERFIT_R_T and onset_without is None:
         return (f"without {method} D does not overfit by ADA's measure (r_t, mean over seeds, at most {OVERFIT_R_T} "
-                f"over the last quarter), so {method} has little to counter" + {"better": ", yet FID improves", "worse": ", and FID gets worse",
-                                       "not resolved": ""}[fid])
+                f"over the last quarter and never above it for good), so {method} has little to counter"
+                + {"better": ", yet FID improves", "worse": ", and FID gets worse", "not resolved": ""}[fid])
+    overfitting = ("an overfitting D" if r_without > OVERFIT_R_T else
+                   f"a D that starts to overfit late (without {method}, r_t stays above {OVERFIT_R_T} from epoch "
+                   f"{onset_without:.0f})")
     if r_with < r_without - 0.05:
-        return {"better": f"{method} counters an overfitting D and FID improves with it",
-                "worse": f"{method} counters an overfitting D, but FID gets worse with it: a D that overfits is not "
+        return {"better": f"{method} counters {overfitting} and FID improves with it",
+                "worse": f"{method} counters {overfitting}, but FID gets worse with it: a D that overfits is not "
                          "what limits G here",
-                "not resolved": f"{method} counters an overfitting D; whether FID improves with it is not resolved "
+                "not resolved": f"{method} counters {overfitting}; whether FID improves with it is not resolved "
                                 "yet"}[fid]
     return f"D overfits with and without {method}: {method} does not prevent it here"
 
@@ -275,6 +294,8 @@ def _why(method: str, r_with: float, r_without: float, gap) -> str:
 # --------------------------------------------------------------------------------------------- README blocks
 BLOCK = re.compile(r"(<!-- generated: (?P<study>[\w.+-]+) (?P<kind>summary|gaps|findings|wall|budget|diagnostics) -->\n)(?P<body>.*?)"
                    r"(<!-- end generated -->)", re.S)
+
+
 def wall_markdown(df: pd.DataFrame, results_root: Path) -> str:
     """Each recorded invocation of the study: when, wall minutes, runs trained and skipped, machine."""
     study = df.study.iloc[0]

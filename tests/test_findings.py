@@ -118,7 +118,7 @@ def test_diagnostics_show_adas_p_where_a_run_adapts_it():
     assert table[-2:] == ["- faces, `tl+ada` vs `tl`: r_t over the last quarter 0.50 vs 0.50, D accuracy 0.80 vs 0.80: "
                           "no sign that ADA changes how D fits the real images; final FID −10.0, one seed, "
                           "no interval: without ADA D does not overfit by ADA's measure (r_t, mean over seeds, at most 0.6 over "
-                          "the last quarter), so ADA has little to counter.",
+                          "the last quarter and never above it for good), so ADA has little to counter.",
                           "- faces, `tl+ada`: ADA's p over the last quarter 0.40, r_t 0.50 against its target 0.6: "
                           "ADA augmented, steering r_t towards the target."]
 
@@ -141,3 +141,19 @@ def test_diagnostics_say_whether_diffaugment_keeps_d_from_overfitting_and_whethe
     assert words([210, 221, 214]).endswith("DiffAugment counters an overfitting D, but FID gets worse with it: a D "
                                            "that overfits is not what limits G here.")
     assert words([180, 191, 184]).endswith("DiffAugment counters an overfitting D and FID improves with it.")
+
+
+def test_diagnostics_words_count_a_late_rise_of_r_t_as_overfitting():
+    """tl's r_t averages under ADA's target over the last quarter but its smoothed curve stays above it from epoch
+    140: the words must not say that D does not overfit (the onset column says it does)."""
+    from gan_lib.findings import diagnostics_markdown
+
+    epochs = list(range(0, 155, 5))
+    tl = [0.2] * 27 + [0.8] * 4  # last quarter (epochs 115-150): mean 0.5
+    scalars = pd.DataFrame([{"run_id": f"faces_{v}_seed{s}", "epoch": e, "r_t": r, "d_accuracy": 0.8}
+                            for v, r_ts in (("tl", tl), ("tl+da", [0.0] * 31)) for s in (0, 1, 2)
+                            for e, r in zip(epochs, r_ts)])
+    lines = diagnostics_markdown(fake_results({"tl": [200, 210, 205], "tl+da": [201, 212, 205]}), scalars).splitlines()
+    assert "| faces | tl | 0.20 | 0.50 | 0.80 | 140 | 3 |" in lines
+    assert lines[-1].endswith("DiffAugment counters a D that starts to overfit late (without DiffAugment, r_t stays "
+                              "above 0.6 from epoch 140); whether FID improves with it is not resolved yet.")
