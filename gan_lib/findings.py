@@ -184,14 +184,29 @@ def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
             "; resolved at the longer budget" if gl.resolved else "; not resolved at the longer budget")
         lines.append(f"| {dataset} | {variant} − {baseline} | {_gap_at(gs, es)} | {_gap_at(gl, el)} | {reading} |")
     for (dataset, variant, baseline), v in sorted(both.items()):
-        if (variant, baseline) == ("tl+da", "tl"):
+        if (variant, baseline) in THESIS_READINGS:
             g, epochs = v["long"]
-            verdict = ("agrees with the thesis, which carried DiffAugment into its best variant" if g.resolved and
-                       g.gap_mean < 0 else "disagrees with the thesis, which carried DiffAugment into its best variant"
-                       if g.resolved else "neither confirms nor refutes the thesis's choice of DiffAugment yet")
-            lines.append(f"\nAt {epochs:.0f} epochs of {dataset}, DiffAugment on top of transfer is "
-                         f"{_signed(g.gap_mean)} FID, {_verdict(g)}: this {verdict}.")
+            what, helps, hurts, open_ = THESIS_READINGS[variant, baseline]
+            verdict = (helps if g.gap_mean < 0 else hurts) if g.resolved else open_
+            lines.append(f"\nAt {epochs:.0f} epochs of {dataset}, {what} is {_signed(g.gap_mean)} FID, "
+                         f"{_verdict(g)}: {verdict}.")
     return "\n".join(lines)
+
+
+# (variant, baseline) -> what the gap measures, and how it reads against the thesis if it helps, if it hurts, if
+# it is not resolved. The thesis published one number, for its DiffAugment variant; none for its CR variant.
+THESIS_READINGS = {
+    ("tl+da", "tl"): ("DiffAugment on top of transfer",
+                      "this agrees with the thesis, which carried DiffAugment into its best variant",
+                      "this disagrees with the thesis, which carried DiffAugment into its best variant",
+                      "this neither confirms nor refutes the thesis's choice of DiffAugment yet"),
+    ("tl+da+cr", "tl+da"): ("CR on top of DiffAugment",
+                            "CR, the thesis's fourth variant, helps here (the thesis published no FID for it to "
+                            "compare with)",
+                            "CR, the thesis's fourth variant, hurts here (the thesis published no FID for it to "
+                            "compare with)",
+                            "whether CR, the thesis's fourth variant, helps is not resolved here"),
+}
 
 
 OVERFIT_R_T = ADA_R_T_TARGET

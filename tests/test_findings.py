@@ -157,3 +157,13 @@ def test_diagnostics_words_count_a_late_rise_of_r_t_as_overfitting():
     assert "| faces | tl | 0.20 | 0.50 | 0.80 | 140 | 3 |" in lines
     assert lines[-1].endswith("DiffAugment counters a D that starts to overfit late (without DiffAugment, r_t stays "
                               "above 0.6 from epoch 140); whether FID improves with it is not resolved yet.")
+
+
+def test_budget_comparison_reads_the_cr_gap_at_the_longer_budget():
+    from gan_lib.findings import budget_markdown
+
+    short = with_epochs(fake_results({"tl+da": [100, 110, 105], "tl+da+cr": [104, 99, 112]}), 40)
+    long = with_epochs(fake_results({"tl+da": [100, 110, 105], "tl+da+cr": [160, 171, 164]}), 150)
+    assert budget_markdown(long, short).endswith(
+        "At 150 epochs of faces, CR on top of DiffAugment is +60.0 FID, resolved (worse; 95 % ± 2.5): CR, the "
+        "thesis's fourth variant, hurts here (the thesis published no FID for it to compare with).")
