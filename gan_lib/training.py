@@ -268,6 +268,7 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
             s.window_seconds += step_seconds
             if s.step % cfg.log_every == 0 or done:
                 log_scalars(s)
+                write_status(run_dir, "running", s.step)  # what a study's step bar reads
             bar.update(1)
             if evaluate_now:
                 record_evaluation(s, dataset, extractor, saver.elapsed, on_eval, done)

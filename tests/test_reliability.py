@@ -214,3 +214,11 @@ def test_same_seed_same_fid_on_cpu(tmp_path, tiny_set):
     fids = [train(cfg, tmp_path / name, dataset=tiny_set, progress=False, extractor=tiny_extractor())[-1]["fid"]
             for name in ("a", "b")]
     assert fids[0] == fids[1] and np.isfinite(fids[0])
+
+
+def test_status_follows_training_so_a_studys_step_bar_moves(tmp_path, tiny_set):
+    """A study watches its runs' status.json (they train in papermill kernels): the step there must advance while
+    a run trains, not only when it starts and ends."""
+    cfg = make_config("smoke", "scratch", eval_num_samples=0, opt_steps=8, log_every=2)
+    train(cfg, tmp_path, dataset=tiny_set, progress=False, stop_after=5)
+    assert read_status(tmp_path) == {"status": "running", "step": 4, "message": ""}
