@@ -315,12 +315,23 @@ def _run(args: argparse.Namespace) -> int:
               f"To retrain them into study {base}-rerun and compare: python -m gan_lib.study --preset {args.preset}"
               f"{' --study ' + base if args.study else ''} --rerun (or: make reproduce)")
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    with StepProgress({runs_root / s.study / s.run_id: s.config().opt_steps
-                       for s in specs if s.run_id not in finished}):
-        outcomes = run_study(specs, runs_root=runs_root, results_root=results_root, output_root=output_root,
-                             report=False, executor=executor, on_outcome=lambda so_far: record_invocation(
-                                 results_root, study, started, time.perf_counter() - t0, so_far,
-                                 executor.describe(), complete=False))
+    so_far = {run_id: "skipped (finished)" for run_id in finished}
+
+    def record_so_far(outcomes: dict[str, str]) -> None:
+        so_far.update(outcomes)
+        record_invocation(results_root, study, started, time.perf_counter() - t0, so_far, executor.describe(),
+                          complete=False)
+
+    try:
+        with StepProgress({runs_root / s.study / s.run_id: s.config().opt_steps
+                           for s in specs if s.run_id not in finished}):
+            outcomes = run_study(specs, runs_root=runs_root, results_root=results_root, output_root=output_root,
+                                 report=False, executor=executor, on_outcome=record_so_far)
+    except KeyboardInterrupt:  # runs whose rows this invocation wrote count as its own, reported or not
+        new = {s.run_id: "ok" for s in specs if s.run_id not in so_far and run_state(s, results_root) == "finished"}
+        if new:
+            record_so_far(new)
+        raise
     trained = sorted(k for k, v in outcomes.items() if v == "ok")
     skipped = sorted(k for k, v in outcomes.items() if v.startswith("skipped"))
     failed = {k: v for k, v in outcomes.items() if v != "ok" and not v.startswith("skipped")}

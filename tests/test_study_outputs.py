@@ -184,3 +184,29 @@ def test_each_start_of_a_run_records_its_commit_and_cpu_capability(tmp_path, tin
     assert [s["step"] for s in starts] == [0, 1]
     assert {(s["git_commit"], s["cpu_capability"]) for s in starts} == {
         (git_state()[0], torch.backends.cpu.get_cpu_capability())}
+
+
+def test_a_study_stopped_by_ctrl_c_records_the_runs_whose_rows_it_wrote(tmp_path, monkeypatch):
+    """A study stopped (Ctrl-C, or `timeout` on a lent GPU) after a run's kernel wrote its rows but before the
+    executor reported it: the invocation record still names that run, with the wall time so far."""
+    import json
+
+    from gan_lib import study
+    from gan_lib.results import make_rows, run_path, write_rows
+
+    def first_run_then_ctrl_c(specs, *, results_root, **kw):
+        spec = specs[0]
+        cfg = spec.config()
+        evals = [{"step": cfg.opt_steps, "fid": 100.0, "kid": 0.1, "num_samples": 8, "eval_seconds": 0.1}]
+        write_rows(make_rows(cfg, evals, run_id=spec.run_id, study=spec.study, device="cpu", dataset_count=10),
+                   run_path(spec.study, spec.run_id, results_root))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study, "run_study", first_run_then_ctrl_c)
+    args = ["--preset", "smoke", "--study", "stopped", "--datasets", "fluent-faces", "--variants", "scratch",
+            "--seeds", "0", "1", "--results-root", str(tmp_path), "--runs-root", str(tmp_path / "runs"), "--no-report"]
+    with pytest.raises(SystemExit):
+        study_main(args)
+    record, = json.loads((tmp_path / "studies" / "stopped.json").read_text())
+    assert record["ran"] == ["fluent-faces_scratch_seed0"] and record["complete"] is False
+    assert record["skipped"] == [] and record["wall_seconds"] >= 0
