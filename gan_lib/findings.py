@@ -259,7 +259,7 @@ OVERFIT_PAIRS = [("tl+da", "tl", "DiffAugment"), ("scratch+da", "scratch", "Diff
                  ("tl+da+cr", "tl+da", "CR"), ("tl+ada", "tl", "ADA")]
 
 
-def _overfitting_words(late: dict[tuple[str, str], LateDiagnostics], gaps: dict | None = None) -> list[str]:
+def _overfitting_words(late: dict[tuple[str, str], LateDiagnostics], gaps: dict) -> list[str]:
     """One bullet per dataset x pair whose both sides have diagnostics (the last quarter's r_t and D accuracy),
     read together with the pair's final FID gap where `gaps` (keyed dataset, variant, baseline) has it, and one
     per adaptive-augmentation run (where its p ended up)."""
@@ -269,12 +269,14 @@ def _overfitting_words(late: dict[tuple[str, str], LateDiagnostics], gaps: dict 
             if (dataset, with_) not in late or (dataset, without) not in late:
                 continue
             (r_w, a_w, _, _), (r_wo, a_wo, _, onset_wo) = late[dataset, with_], late[dataset, without]
-            reading = (f"{method} keeps D from separating the training images as sharply" if r_w < r_wo - 0.05 else
+            lowers = r_w < r_wo - 0.05  # the method lowers r_t: D separates the training images less sharply
+            reading = (f"{method} keeps D from separating the training images as sharply" if lowers else
                        f"D scores the real images more confidently with {method}" if r_w > r_wo + 0.05 else
                        f"no sign that {method} changes how D fits the real images")
-            g = (gaps or {}).get((dataset, with_, without))
+            g = gaps.get((dataset, with_, without))
             if g is not None:
-                reading += f"; final FID {_signed(g.gap_mean)}, {_verdict(g)}: " + _why(method, r_w, r_wo, onset_wo, g)
+                reading += (f"; final FID {_signed(g.gap_mean)}, {_verdict(g)}: "
+                            + _why(method, lowers, r_wo, onset_wo, g))
             out.append(f"- {dataset}, `{with_}` vs `{without}`: r_t over the last quarter {_r(r_w)} vs {_r(r_wo)}, "
                        f"D accuracy {a_w:.2f} vs {a_wo:.2f}: {reading}.")
         for (d, variant), (r_t, _, p, _) in late.items():
@@ -286,9 +288,10 @@ def _overfitting_words(late: dict[tuple[str, str], LateDiagnostics], gaps: dict 
     return ([""] + out) if out else []
 
 
-def _why(method: str, r_with: float, r_without: float, onset_without: float | None, gap) -> str:
+def _why(method: str, lowers: bool, r_without: float, onset_without: float | None, gap) -> str:
     """What the pair's r_t says about its FID gap: whether there was overfitting to counter (by the last quarter's
-    mean or by the smoothed curve staying above the target), and whether countering it paid off."""
+    mean or by the smoothed curve staying above the target), and whether the method, where it `lowers` r_t,
+    paid off."""
     fid = ("not resolved" if not gap.resolved else "better" if gap.gap_mean < 0 else "worse")
     if r_without <= OVERFIT_R_T and onset_without is None:
         return (f"without {method} D does not overfit by ADA's measure (r_t, mean over seeds, at most {OVERFIT_R_T} "
@@ -297,7 +300,7 @@ def _why(method: str, r_with: float, r_without: float, onset_without: float | No
     overfitting = ("an overfitting D" if r_without > OVERFIT_R_T else
                    f"a D that starts to overfit late (without {method}, r_t stays above {OVERFIT_R_T} from epoch "
                    f"{onset_without:.0f})")
-    if r_with < r_without - 0.05:
+    if lowers:
         return {"better": f"{method} counters {overfitting} and FID improves with it",
                 "worse": f"{method} counters {overfitting}, but FID gets worse with it: a D that overfits is not "
                          "what limits G here",

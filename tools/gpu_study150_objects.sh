@@ -6,8 +6,9 @@
 # the executed notebooks and the invocation record (machine, wall time), beside $OUT/study.log. Unpack into the
 # repository root, then `python -m gan_lib.study --preset laptop-150ep --study laptop-150ep-objects
 # --datasets fluent-objects-1000 --report-only` renders its report.
-# Dry run on a CPU machine: STAGE=.gpu PY=.venv/bin/python STEPS=8 VARIANTS="scratch tl" SEEDS=0 JOBS=2 \
-#   OUT=/tmp/gpu_dry STUDY=gpu-dry tools/gpu_study150_objects.sh
+# Dry run on a CPU machine (a stage without the cp312 wheels, which this Python cannot install), as tried here:
+#   mkdir -p /tmp/drystage && cp -r .gpu/cache /tmp/drystage/ && STAGE=/tmp/drystage PY=.venv/bin/python STEPS=16 \
+#   VARIANTS=tl SEEDS=0 JOBS=1 LIMIT=1500 OUT=/tmp/gpu_dry STUDY=gpu-dry tools/gpu_study150_objects.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu_study150}; STAGE=${STAGE:-/tmp/stage}; PY=${PY:-python3}; LIMIT=${LIMIT:-480}
