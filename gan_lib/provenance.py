@@ -3,8 +3,13 @@ with the CPU kernels torch dispatches to (`cpu_capability`: AVX2, AVX512, ...). 
 only under the same capability: other kernels round differently and a GAN's trajectory then diverges (pin it with
 `ATEN_CPU_CAPABILITY=avx2 DNNL_MAX_CPU_ISA=AVX2` to reproduce runs made on an AVX2 machine).
 
+Each start also records the environment (`gan_lib.environment`): the digest of `requirements.lock`, whether the
+installed packages are the locked ones (and how they differ), and the digest of the installed `name==version`
+list, which is kept beside it as `packages-<digest>.txt`.
+
 `record_start` appends one entry to the run folder's `provenance.json` per `train()` call, so a run resumed on
-other code shows both commits; the result rows carry the first commit and whether any start was dirty.
+other code shows both commits; the result rows carry the first commit, whether any start was dirty, the first
+start's lock digest and whether every start's environment matched the lock.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gan_lib.files import write_json
+from gan_lib.environment import environment_record, freeze, installed_versions
+from gan_lib.files import atomic_write_bytes, write_json
 from gan_lib.paths import REPO_ROOT
 
 STARTS = "provenance.json"
@@ -44,8 +50,12 @@ def record_start(run_dir: str | Path, step: int) -> list[dict[str, Any]]:
     import torch
 
     commit, dirty = git_state()
+    env = environment_record()
+    packages = Path(run_dir) / f"packages-{env['packages_sha256'][:12]}.txt"
+    if not packages.exists():
+        atomic_write_bytes(packages, freeze(installed_versions()).encode())
     starts = read_starts(run_dir) + [{"step": int(step), "git_commit": commit, "git_dirty": dirty,
-                                      "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                                      "cpu_capability": torch.backends.cpu.get_cpu_capability(), **env,
                                       "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}]
     write_json(Path(run_dir) / STARTS, starts)
     return starts
@@ -56,6 +66,29 @@ def code_summary(starts: list[dict[str, Any]]) -> dict[str, Any]:
     With no recorded start (a run from before this record existed), the code as it is now."""
     if not starts:
         commit, dirty = git_state()
-        return {"git_commit": commit, "git_dirty": dirty, "git_starts": None}
+        return {"git_commit": commit, "git_dirty": dirty, "git_starts": None, "lock_sha256": None,
+                "env_matches_lock": None}
+    recorded = [s for s in starts if "env_matches_lock" in s]  # starts from before the record existed have none
     return {"git_commit": starts[0]["git_commit"], "git_dirty": any(s["git_dirty"] for s in starts),
-            "git_starts": json.dumps(starts)}
+            "git_starts": json.dumps(starts), "lock_sha256": recorded[0]["lock_sha256"] if recorded else None,
+            "env_matches_lock": all(s["env_matches_lock"] for s in recorded) if recorded else None}
+
+
+def cpu_capabilities(git_starts: str | None) -> str:
+    """The CPU capabilities a run trained under (from its recorded starts), or 'not recorded'. Runs are
+    bit-reproducible only under the same one."""
+    if not isinstance(git_starts, str):
+        return "not recorded"
+    found = sorted({s.get("cpu_capability") or "not recorded" for s in json.loads(git_starts)})
+    return ", ".join(found)
+
+
+def environments(git_starts: str | None) -> str:
+    """The environments a run trained in (from its recorded starts): the lock's digest (12 characters) and whether
+    the installed packages matched it, e.g. '8a9646ef3165 (matches lock)', or 'not recorded'."""
+    if not isinstance(git_starts, str):
+        return "not recorded"
+    found = sorted({f"{s['lock_sha256'][:12] if s['lock_sha256'] else 'no lock'} "
+                    f"({'matches' if s['env_matches_lock'] else 'differs from'} lock)"
+                    if "env_matches_lock" in s else "not recorded" for s in json.loads(git_starts)})
+    return ", ".join(found)

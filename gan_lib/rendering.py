@@ -9,6 +9,7 @@ from typing import Any
 from gan_lib.paths import REPO_ROOT
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
+REPORT_CELL_S = 300  # per-cell limit of the report notebook; its slowest cell (a study's figures) takes seconds
 
 
 def render_report(study: str, results_root: Path, output_root: Path) -> Path:
@@ -19,17 +20,16 @@ def render_report(study: str, results_root: Path, output_root: Path) -> Path:
     report of unchanged results leaves the working tree unchanged."""
     import nbconvert
     import nbformat
-    import papermill as pm
 
+    from gan_lib.notebooks import execute_notebook
     from gan_lib.report import study_outputs
 
     out = output_root / study / "report.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp.ipynb")
     try:
-        pm.execute_notebook(str(NOTEBOOKS / "report.ipynb"), str(tmp), cwd=str(REPO_ROOT), progress_bar=False,
-                            parameters={"results_root": _repo_relative(results_root), "study": study},
-                            kernel_name="python3")
+        execute_notebook(NOTEBOOKS / "report.ipynb", tmp, {"results_root": _repo_relative(results_root),
+                                                            "study": study}, cell_timeout=REPORT_CELL_S, cwd=REPO_ROOT)
         nb = _without_timestamps(nbformat.read(tmp, as_version=4), out)
     finally:
         tmp.unlink(missing_ok=True)

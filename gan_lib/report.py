@@ -17,6 +17,7 @@ from PIL import Image  # noqa: E402
 
 from gan_lib.config import ADA_R_T_TARGET, VARIANTS  # noqa: E402
 from gan_lib.paths import REPO_ROOT  # noqa: E402
+from gan_lib.provenance import cpu_capabilities, environments  # noqa: E402
 
 # The original study's one published number (Kjellberg 2021): not rerun here, shown for reference only.
 PUBLISHED = pd.DataFrame([{"dataset": "lsun-bedroom-1000", "variant": "tl+da", "setting": "128 px, 150 epochs",
@@ -119,22 +120,11 @@ def compare_studies(committed: pd.DataFrame, rerun: pd.DataFrame) -> pd.DataFram
                         f"[{lo:.1f}, {hi:.1f}]" for s, i, lo, hi in zip(same, inside, table.seeds_low,
                                                                         table.seeds_high)]
     table["fid_diff"] = table.fid_rerun - table.fid_committed
-    cpu = {name: rows.set_index(keys).git_starts.map(cpu_capabilities) for name, rows in (("committed", old),
-                                                                                          ("rerun", new))}
-    table = table.join(pd.DataFrame({f"cpu_{k}": v for k, v in cpu.items()}), on=keys)
+    starts = {name: rows.set_index(keys).git_starts for name, rows in (("committed", old), ("rerun", new))}
+    table = table.join(pd.DataFrame({**{f"cpu_{k}": v.map(cpu_capabilities) for k, v in starts.items()},
+                                     **{f"env_{k}": v.map(environments) for k, v in starts.items()}}), on=keys)
     return table[keys + ["num_samples", "fid_committed", "fid_rerun", "fid_diff", "kid_committed", "kid_rerun",
-                         "cpu_committed", "cpu_rerun", "verdict"]]
-
-
-def cpu_capabilities(git_starts: str | None) -> str:
-    """The CPU capabilities a run trained under (from its recorded starts), or 'not recorded'. Runs are
-    bit-reproducible only under the same one."""
-    import json
-
-    if not isinstance(git_starts, str):
-        return "not recorded"
-    found = sorted({s.get("cpu_capability") or "not recorded" for s in json.loads(git_starts)})
-    return ", ".join(found)
+                         "cpu_committed", "cpu_rerun", "env_committed", "env_rerun", "verdict"]]
 
 
 def methods_table(df: pd.DataFrame) -> pd.DataFrame:

@@ -47,13 +47,16 @@ SCHEMA = pa.schema([
     ("nn_distance_ratio", pa.float64()),  # median generated->train NN distance / train->train NN distance
     # provenance
     ("config_json", pa.string()), ("git_commit", pa.string()), ("git_dirty", pa.bool_()),
-    ("git_starts", pa.string()),  # JSON list: step, commit and dirty flag of each start or resume
+    ("git_starts", pa.string()),  # JSON list: step, commit, dirty flag, CPU and environment of each start or resume
+    ("lock_sha256", pa.string()),  # SHA-256 of requirements.lock at the run's first start
+    ("env_matches_lock", pa.bool_()),  # every start's installed packages were the locked ones
     ("packages", pa.string()), ("device", pa.string()), ("host", pa.string()),
     # status
     ("status", pa.string()), ("message", pa.string()),
 ])
 # Columns added after results were first committed: files without them read with nulls there.
-ADDED = ("opt_epochs", "epochs", "r_t", "d_real", "d_fake", "d_accuracy", "git_starts")
+ADDED = ("opt_epochs", "epochs", "r_t", "d_real", "d_fake", "d_accuracy", "git_starts", "lock_sha256",
+         "env_matches_lock")
 REQUIRED = ("run_id", "study", "dataset", "variant", "status", "step", "config_json")
 STATUSES = ("ok", "failed")
 PACKAGES = ("torch", "torchvision", "numpy", "clean-fid", "gan_lib")

@@ -22,6 +22,11 @@ PARAM_FIELDS = {
 # Parameters that say where things go or what extra analysis to run, not how to train.
 RUN_PARAMS = ("study", "run_id", "runs_root", "results_root", "truncations", "memorization")
 
+# A run's per-cell time limit: its training cell runs every step. About 7x a `laptop` step on two CPU cores
+# (1.2-1.5 s), with room for the evaluations, so a stalled kernel fails and a slow machine does not.
+CELL_BASE_S = 1800.0
+CELL_S_PER_STEP = 10.0
+
 
 # The type each notebook parameter takes (None is allowed where the notebook's default is None).
 PARAM_TYPES = {"dataset": str, "variant": str, "preset": str, "seed": int, "resolution": int, "steps": int,
@@ -90,6 +95,10 @@ class RunSpec:
 
     def config(self) -> Config:
         return config_from_params(**self.train_params())
+
+    def cell_timeout(self) -> float:
+        """Seconds any one cell of this run's notebook may take before the run is recorded as stalled."""
+        return CELL_BASE_S + CELL_S_PER_STEP * self.config().opt_steps
 
     def params(self, runs_root: Path, results_root: Path) -> dict[str, Any]:
         return {**self.train_params(), "study": self.study, "run_id": self.run_id, "runs_root": str(runs_root),

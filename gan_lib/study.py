@@ -46,7 +46,7 @@ def execute_run(spec: RunSpec, runs_root: Path, results_root: Path, output_root:
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         execute_notebook(NOTEBOOKS / "train_variant.ipynb", out, spec.params(runs_root, results_root),
-                         cwd=REPO_ROOT, env=env)
+                         cell_timeout=spec.cell_timeout(), cwd=REPO_ROOT, env=env)
         return "ok"
     except Exception as err:  # papermill raises PapermillExecutionError, kernel deaths raise others
         message = " ".join(str(getattr(err, "evalue", "") or err).split())[:500]

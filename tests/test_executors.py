@@ -114,7 +114,7 @@ def test_each_kernel_gets_its_own_environment_and_directory(tmp_path, monkeypatc
 
     def run(mark: str) -> None:
         execute_notebook(tmp_path / "env.ipynb", tmp_path / f"{mark}.ipynb", {"out": str(tmp_path / mark)},
-                         cwd=tmp_path, env={**os.environ, "GAN_LIB_MARK": mark})
+                         cell_timeout=60, cwd=tmp_path, env={**os.environ, "GAN_LIB_MARK": mark})
 
     threads = [threading.Thread(target=run, args=(mark,)) for mark in ("a", "b")]
     for t in threads:

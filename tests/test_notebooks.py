@@ -21,6 +21,7 @@ import pytest
 
 from gan_lib import report
 from gan_lib.config import Config, load_config, make_config
+from gan_lib.notebooks import NotebookTimeout, execute_notebook
 from gan_lib.results import make_rows, read_results, run_path, write_rows
 from gan_lib.study import PARAM_FIELDS, RUN_PARAMS, config_from_params
 
@@ -32,6 +33,9 @@ PRETRAIN_FIELDS = {"steps": "opt_steps", "batch_size": "opt_batch_size", "ema_st
                    "ema_decay": "g_ema_decay",
                    "ckpt_every": "ckpt_every", "device": "train_device"}
 PRETRAIN_EXTRA = {"fid_samples", "source_dir", "preset"}
+# Per-cell limits of the notebooks as the tests run them (seconds): several times their slowest cell here, so a
+# stalled kernel fails in minutes instead of at pytest's 900 s timeout.
+CELL_LIMITS = {"train_variant": 600, "pretrain_source": 600, "report": 300, "explore": 120}
 
 
 def parameters(name: str) -> dict:
@@ -120,11 +124,10 @@ def test_pretrain_defaults_match_the_committed_source():
 @pytest.mark.slow
 def test_train_notebook_smoke_run_writes_rows_that_pass_the_schema(tmp_path, smoke_source):
     out = tmp_path / "executed.ipynb"
-    pm.execute_notebook(str(NOTEBOOKS / "train_variant.ipynb"), str(out), cwd=str(REPO), progress_bar=False,
-                        parameters={"preset": "smoke", "variant": "tl+da", "pretrained": str(smoke_source),
-                                    "study": "nbtest", "runs_root": str(tmp_path / "runs"),
-                                    "results_root": str(tmp_path / "results"), "truncations": [0.0, 1.0]},
-                        kernel_name="python3")
+    execute_notebook(NOTEBOOKS / "train_variant.ipynb", out, {
+        "preset": "smoke", "variant": "tl+da", "pretrained": str(smoke_source), "study": "nbtest",
+        "runs_root": str(tmp_path / "runs"), "results_root": str(tmp_path / "results"), "truncations": [0.0, 1.0]},
+        cell_timeout=CELL_LIMITS["train_variant"], cwd=REPO)
     rows = read_results(tmp_path / "results")  # validates the schema
     train = rows[rows.eval_kind == "train"]
     assert list(train.step) == [2, 4] and (train.status == "ok").all()
@@ -156,8 +159,8 @@ def test_report_executes_on_parquet_fixture_and_writes_figures(tmp_path):
                 rows = fake_rows("fixture", dataset, variant, seed, [200 - 10 * i, 150 - 20 * i + seed])
                 write_rows(rows, run_path("fixture", rows[0]["run_id"], root))
     out = tmp_path / "report.ipynb"
-    pm.execute_notebook(str(NOTEBOOKS / "report.ipynb"), str(out), cwd=str(REPO), progress_bar=False,
-                        parameters={"results_root": str(root), "study": "fixture"}, kernel_name="python3")
+    execute_notebook(NOTEBOOKS / "report.ipynb", out, {"results_root": str(root), "study": "fixture"},
+                     cell_timeout=CELL_LIMITS["report"], cwd=REPO)
     for name in ("fid_vs_images.png", "fid_vs_seconds.png", "fid_vs_epochs.png", "kid_vs_epochs.png"):
         assert (root / "figures" / "fixture" / name).stat().st_size > 10_000
     lines = (root / "summary" / "fixture.csv").read_text().splitlines()
@@ -242,8 +245,7 @@ def test_every_notebook_runs_with_its_defaults(name, tmp_path):
              "pretrain_source": {"source_dir": str(source)}, "report": {"results_root": str(results)},
              "explore": {"runs_root": str(tmp_path / "runs")}}[name]
     out = tmp_path / f"{name}.ipynb"
-    pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), parameters=where, cwd=str(REPO),
-                        progress_bar=False, kernel_name="python3")
+    execute_notebook(NOTEBOOKS / f"{name}.ipynb", out, where, cell_timeout=CELL_LIMITS[name], cwd=REPO)
     text = out.read_text()
     expected = {"train_variant": "final FID", "pretrain_source": "source model FID 88.8",
                 "report": "Figure 1.", "explore": "VBox"}[name]
@@ -253,6 +255,23 @@ def test_every_notebook_runs_with_its_defaults(name, tmp_path):
         dropdowns = {w["state"]["description"]: w["state"]["index"] for w in state.values()
                      if w["model_name"] == "DropdownModel"}
         assert dropdowns == {"run": 0, "class": 0}
+
+
+@pytest.mark.slow
+def test_a_cell_that_never_returns_fails_within_its_limit_naming_notebook_and_cell(tmp_path):
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("wait = 600", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("import time\ntime.sleep(wait)")]
+    nbformat.write(nb, tmp_path / "stall.ipynb")
+    start = time.monotonic()
+    with pytest.raises(NotebookTimeout) as err:
+        execute_notebook(tmp_path / "stall.ipynb", tmp_path / "out.ipynb", {"wait": 300}, cell_timeout=5,
+                         cwd=tmp_path)
+    assert time.monotonic() - start < 60
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("stall.ipynb: cell 3 (`import time`) ran past its 5 s limit"), message
 
 
 def test_every_notebook_parameter_has_a_type_papermill_shows():

@@ -22,6 +22,7 @@ from gan_lib import checkpoint as ckpt
 from gan_lib import files
 from gan_lib.config import make_config
 from gan_lib.errors import UserError
+from gan_lib.notebooks import execute_notebook
 from gan_lib.results import read_run, run_path, write_rows
 from gan_lib.study import RunSpec, record_failed_run
 from gan_lib.training import DivergenceError, read_status, train
@@ -124,6 +125,52 @@ def test_all_checkpoints_corrupt_is_a_clear_error_and_files_are_kept(tmp_path, t
     assert (tmp_path / ckpt.CHECKPOINT).read_bytes() == b"not a checkpoint"
 
 
+class _RunsCode:
+    """Pickles as a call of os.system: what a malicious checkpoint would carry."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_checkpoint_whose_pickle_would_run_code_is_refused_in_one_line_and_the_code_never_runs(tmp_path,
+                                                                                                 tiny_set):
+    from gan_lib.models import load_sampler
+
+    cfg = make_config("smoke", "scratch", eval_num_samples=0, opt_steps=4, ckpt_every=2)
+    train(cfg, tmp_path / "run", dataset=tiny_set, progress=False)
+    marker = tmp_path / "code-ran"
+    for name in (ckpt.CHECKPOINT, ckpt.PREVIOUS):  # someone's shared run folder
+        path = tmp_path / "run" / name
+        torch.save({**torch.load(path, weights_only=True), "config": _RunsCode(marker)}, path)
+    with pytest.raises(UserError) as err:
+        ckpt.read_checkpoint(path)
+    message = str(err.value)
+    assert "\n" not in message and "refused" in message and "system" in message and str(path) in message
+    with pytest.raises(UserError, match="refused"):
+        load_sampler(tmp_path / "run")  # what the explorer and transfer from a finished run call
+    assert not marker.exists()
+
+
+def test_an_old_checkpoint_with_numpy_values_is_refused_then_converts_to_a_safe_one(tmp_path, tiny_set):
+    cfg = make_config("smoke", "scratch", eval_num_samples=0, opt_steps=4, ckpt_every=2)
+    train(cfg, tmp_path, dataset=tiny_set, progress=False, stop_after=2)
+    path = tmp_path / ckpt.CHECKPOINT
+    state = torch.load(path, weights_only=True)
+    torch.save({**state, "train_seconds": np.float64(state["train_seconds"])}, path)
+    with pytest.raises(UserError, match=r"numpy.*convert it with `python -m gan_lib.checkpoint convert"):
+        ckpt.read_checkpoint(path)
+    done = subprocess.run([sys.executable, "-m", "gan_lib.checkpoint", "convert", str(path)], capture_output=True,
+                          text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    back = ckpt.read_checkpoint(path)
+    assert back["train_seconds"] == state["train_seconds"] and torch.equal(back["data_gen"], state["data_gen"])
+    train(cfg, tmp_path, dataset=tiny_set, progress=False)  # resumes from the converted file
+    assert ckpt.load_latest(tmp_path)["step"] == 4
+
+
 def test_divergence_stops_the_run_marks_it_failed_and_keeps_the_last_good_checkpoint(tmp_path, tiny_set,
                                                                                       monkeypatch):
     from gan_lib import training
@@ -201,8 +248,8 @@ def test_invalid_notebook_parameters_fail_before_training(tmp_path, params, mess
     params = {"preset": "smoke", "variant": "scratch", "study": "bad", "runs_root": str(tmp_path / "runs"),
               "results_root": str(tmp_path / "results"), **params}
     with pytest.raises(pm.PapermillExecutionError) as err:
-        pm.execute_notebook(str(REPO / "notebooks/train_variant.ipynb"), str(tmp_path / "out.ipynb"),
-                            parameters=params, cwd=str(REPO), progress_bar=False, kernel_name="python3")
+        execute_notebook(REPO / "notebooks/train_variant.ipynb", tmp_path / "out.ipynb", params, cell_timeout=300,
+                         cwd=REPO)
     assert message in err.value.evalue
     assert not list((tmp_path / "runs").rglob("checkpoint.pt"))
 

@@ -122,7 +122,8 @@ def test_readme_commands_on_a_fresh_clone_leave_git_status_clean(tmp_path):
     assert "gan_lib.study --preset smoke --variants scratch" in readme
     run(*study, "--preset", "smoke", "--variants", "scratch", "--datasets", "fluent-faces")
     assert "papermill_runs/manual/faces_tl.ipynb" in readme
-    out = run(papermill, "notebooks/train_variant.ipynb", "papermill_runs/manual/faces_tl.ipynb", "-p", "dataset",
+    assert "papermill --execution-timeout 3600 notebooks/train_variant.ipynb" in readme  # a stall fails in an hour
+    out = run(papermill, "--execution-timeout", "600", "notebooks/train_variant.ipynb", "papermill_runs/manual/faces_tl.ipynb", "-p", "dataset",
               "fluent-faces", "-p", "variant", "tl+da", "-p", "preset", "smoke", "-p", "seed", "1", "-p", "study",
               "manual")
     assert "final FID" in (clone / "papermill_runs/manual/faces_tl.ipynb").read_text()
