@@ -32,8 +32,8 @@ import torch
 from PIL import Image, ImageDraw
 from torch.utils.flop_counter import FlopCounterMode
 
-from gan_lib.files import write_json
 from gan_lib.errors import UserError, cli_errors
+from gan_lib.files import write_json
 from gan_lib.paths import cache_dir
 
 log = logging.getLogger(__name__)
@@ -160,8 +160,8 @@ def _cmd_features(args: argparse.Namespace) -> None:
 def _random_source(cfg, n_classes: int, folder: Path) -> str:
     """A transfer source with random weights and `cfg`'s architecture (for timing only)."""
     from gan_lib import checkpoint as ckpt
-    from gan_lib.models import build_gan
-    from gan_lib.run_dir import WEIGHTS
+    from gan_lib.checkpoint import WEIGHTS
+    from gan_lib.models.build import build_gan
 
     src = cfg.replace(variant="scratch", transfer_source="", aug_policy="", cr_weight=0.0, miner_stage1_steps=0)
     with torch.device(cfg.train_device if cfg.train_device != "auto" else "cpu"):
@@ -194,7 +194,7 @@ def matmul_gflops(device: torch.device, n: int = 2048, repeats: int = 10) -> flo
 
 def _time_steps(cfg, images: np.ndarray, steps: int, warmup: int) -> dict[str, float]:
     """Seconds per training step (median of `steps` after `warmup`), peak memory, and sampling images/s."""
-    from gan_lib.training import init_state, train_step
+    from gan_lib.training.loop import init_state, train_step
 
     state = init_state(cfg, images, np.zeros(len(images), np.int64), 1)
     cuda = state.device.type == "cuda"
@@ -226,7 +226,7 @@ def _time_steps(cfg, images: np.ndarray, steps: int, warmup: int) -> dict[str, f
 def _sampling_rate(state, batches: int = 4) -> float:
     """Images/s of the evaluation generator (EMA, eval mode) at the evaluation batch size, as FID sampling runs it."""
     from gan_lib.evaluation import generate_images
-    from gan_lib.monitor import eval_sampler
+    from gan_lib.training.monitor import eval_sampler
 
     sampler, batch = eval_sampler(state), state.cfg.eval_batch_size
     sampler.eval()

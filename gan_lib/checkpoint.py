@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 PREVIOUS = "checkpoint.prev.pt"
+WEIGHTS = "weights.pt"  # a finished run's exported weights: what transfer and sampling need, no optimizer state
 FORMAT = "gan_lib.checkpoint/1"
 # How torch's weights-only unpickler names an object it refuses ("Unsupported global: GLOBAL numpy.dtype",
 # "unsupported GLOBAL posix.system whose module posix is blocked").
@@ -122,6 +123,18 @@ def load_latest(run_dir: str | Path) -> dict[str, Any] | None:
     if errors:
         raise UserError(f"no readable checkpoint in {run_dir}: {errors[0]}")
     return None
+
+
+def exported_weights(run_dir: str | Path) -> dict[str, Any] | None:
+    """The run's exported `weights.pt`, or None if there is none."""
+    path = Path(run_dir) / WEIGHTS
+    return read_checkpoint(path) if path.exists() else None
+
+
+def trained_weights(run_dir: str | Path) -> dict[str, Any] | None:
+    """The newest checkpoint of a run, else its exported `weights.pt`, else None."""
+    state = load_latest(run_dir)
+    return state if state is not None else exported_weights(run_dir)
 
 
 @cli_errors

@@ -29,6 +29,8 @@ GB = 1e9
 BLOCK = re.compile(r"(<!-- computed: paper costs -->\n)(.*?)(<!-- end computed -->)", re.S)
 
 
+PAPER_DOC = REPO_ROOT / "docs" / "paper.md"  # where the README's paper path keeps the costs table
+
 def _numel(*modules: torch.nn.Module) -> tuple[int, int]:
     """(tensors in the state dicts, trainable parameters) of `modules`."""
     state = sum(v.numel() for m in modules for v in m.state_dict().values())
@@ -38,8 +40,8 @@ def _numel(*modules: torch.nn.Module) -> tuple[int, int]:
 def run_bytes(cfg: Config) -> dict[str, float]:
     """Bytes of one checkpoint (G, EMA G, D, miner, EMA miner, Adam's two moments per parameter; float32) and of the
     exported weights.pt (EMA G, D, EMA miner) of a run with `cfg`."""
-    from gan_lib.miner import Miner
-    from gan_lib.models import build_gan
+    from gan_lib.models.build import build_gan
+    from gan_lib.models.miner import Miner
 
     with torch.device("meta"):
         g, _ = build_gan(cfg, SOURCE_CLASSES if cfg.uses_transfer else 1)
@@ -55,8 +57,8 @@ def run_bytes(cfg: Config) -> dict[str, float]:
 
 def source_bytes() -> int:
     """Bytes of the installed release (`pretrained/biggan-128`: G.pth, G_ema.pth, D.pth; float32)."""
-    from gan_lib.fetch import BIGGAN_128
-    from gan_lib.pretrained import models_from_biggan_config
+    from gan_lib.models.fetch import BIGGAN_128
+    from gan_lib.models.pretrained import models_from_biggan_config
 
     with torch.device("meta"):
         g, d = models_from_biggan_config(BIGGAN_128.config)
@@ -125,15 +127,15 @@ def markdown(seeds: int = 3) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gan_lib.costs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="exit 1 unless README.md holds the current table")
+    parser.add_argument("--check", action="store_true", help="exit 1 unless docs/paper.md holds the current table")
     args = parser.parse_args(argv)
     table = markdown()
     if not args.check:
         print(table, end="")
         return 0
-    match = BLOCK.search((REPO_ROOT / "README.md").read_text())
+    match = BLOCK.search(PAPER_DOC.read_text())
     if match is None or match.group(2) != table:
-        print("README.md: the paper costs block is missing or out of date; paste `python -m gan_lib.costs`",
+        print(f"{PAPER_DOC}: the paper costs block is missing or out of date; paste `python -m gan_lib.costs`",
               file=sys.stderr)
         return 1
     return 0

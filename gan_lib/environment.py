@@ -16,8 +16,9 @@ import importlib.metadata
 import json
 import re
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from gan_lib.errors import UserError, cli_errors
 from gan_lib.paths import REPO_ROOT

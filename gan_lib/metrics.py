@@ -1,10 +1,10 @@
-"""Command line for evaluation, and the evaluation API under its older name (`from gan_lib import metrics`).
+"""Command line for evaluation.
 
     python -m gan_lib.metrics fid DIR_A DIR_B          FID and KID between two image folders (clean-fid clean mode)
     python -m gan_lib.metrics fid-run RUN_DIR          FID/KID of a trained run against its dataset (JSON)
 
 The metrics themselves are in `gan_lib.evaluation`, which knows nothing of training; this module sits above it
-and the training side, because `fid-run` rebuilds a run's sampler (`gan_lib.models.load_sampler`).
+and the training side, because `fid-run` rebuilds a run's sampler (`gan_lib.models.build.load_sampler`).
 """
 
 from __future__ import annotations
@@ -20,12 +20,9 @@ import torch
 
 from gan_lib.data import load_dataset
 from gan_lib.errors import UserError, cli_errors
-from gan_lib.evaluation import *  # noqa: F403  (the public evaluation API, as `gan_lib.metrics.X` has always offered)
-from gan_lib.evaluation import __all__ as _evaluation_names
 from gan_lib.evaluation import evaluate, fid_kid, folder_images, image_features, inception_extractor
-from gan_lib.models import load_sampler
+from gan_lib.models.build import load_sampler
 
-__all__ = [*_evaluation_names, "main"]
 log = logging.getLogger(__name__)
 
 

@@ -27,12 +27,12 @@ import torch
 from IPython.display import display
 from PIL import Image
 
-from gan_lib import metrics
+from gan_lib import evaluation
 from gan_lib.config import EVAL_TRUNCATIONS
 from gan_lib.data import load_dataset
+from gan_lib.models.build import load_sampler
 from gan_lib.paths import REPO_ROOT
-from gan_lib.plots import image_grid
-from gan_lib.training import load_sampler
+from gan_lib.report.plots import image_grid
 
 # %% tags=["parameters"]
 runs_root: str = "runs"  # run folders: <runs_root>/<study>/<run_id>
@@ -77,20 +77,20 @@ def load(_=None):
 
 def render(_=None):
     sampler, dataset = state["sampler"], state["dataset"]
-    z, _ = metrics.fixed_latents(16, sampler.dim_z, 1, seed.value, truncation.value)
+    z, _ = evaluation.fixed_latents(16, sampler.dim_z, 1, seed.value, truncation.value)
     y = torch.full((16,), klass.value or 0, dtype=torch.long)
     ends = z[:2]
     weights = torch.linspace(0, 1, steps.value).unsqueeze(1)
     path = (1 - weights) * ends[0] + weights * ends[1]
     with torch.no_grad():
-        samples = metrics.to_uint8(sampler(z, y)).permute(0, 2, 3, 1).numpy()
-        interp = metrics.to_uint8(sampler(path, y[: steps.value])).permute(0, 2, 3, 1).numpy()
+        samples = evaluation.to_uint8(sampler(z, y)).permute(0, 2, 3, 1).numpy()
+        interp = evaluation.to_uint8(sampler(path, y[: steps.value])).permute(0, 2, 3, 1).numpy()
     with out:
         out.clear_output(wait=True)
         display(enlarge(image_grid(samples, nrow=8)), enlarge(image_grid(interp, nrow=steps.value)))
         if show_nn.value:
-            report = metrics.memorization(metrics.image_features(samples[:8], metrics.inception_extractor()),
-                                          metrics.reference_features(dataset, metrics.inception_extractor()))
+            report = evaluation.memorization(evaluation.image_features(samples[:8], evaluation.inception_extractor()),
+                                             evaluation.reference_features(dataset, evaluation.inception_extractor()))
             pairs = np.stack([x for i in range(8) for x in (samples[i], dataset.images[report.index[i]])])
             display(enlarge(image_grid(pairs, nrow=2)))
 

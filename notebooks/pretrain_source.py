@@ -31,13 +31,15 @@ from typing import Optional
 import torch
 from IPython.display import Image, display
 
-from gan_lib import metrics
+from gan_lib import evaluation
 from gan_lib.checkpoint import atomic_write_bytes
 from gan_lib.config import make_config
 from gan_lib.data import load_dataset
+from gan_lib.models.build import load_sampler
 from gan_lib.paths import REPO_ROOT
-from gan_lib.plots import sample_grid
-from gan_lib.training import export_weights, load_sampler, resolve_device, train
+from gan_lib.report.plots import sample_grid
+from gan_lib.training.loop import resolve_device, train
+from gan_lib.training.run_dir import export_weights
 
 # %% tags=["parameters"]
 preset: str = "laptop"  # laptop | smoke: the architecture (smoke: results/source/openmoji-smoke, 16 px, seconds)
@@ -76,7 +78,7 @@ recorded = Path(source_dir) / "fid.json"
 if recorded.exists() and json.loads(recorded.read_text())["num_samples"] == fid_samples:
     result = json.loads(recorded.read_text())  # evaluated before: the model is unchanged once finished
 elif fid_samples:
-    result = metrics.evaluate(sampler, dim_z=sampler.dim_z, n_classes=sampler.n_classes, dataset=images,
+    result = evaluation.evaluate(sampler, dim_z=sampler.dim_z, n_classes=sampler.n_classes, dataset=images,
                               num=fid_samples, seed=cfg.eval_seed, batch_size=cfg.eval_batch_size, device=torch_device)
     atomic_write_bytes(recorded, json.dumps(result, indent=1).encode())
 if fid_samples:

@@ -29,10 +29,10 @@ from IPython.display import Image, display
 
 from gan_lib.data import load_dataset
 from gan_lib.paths import REPO_ROOT
-from gan_lib.plots import LiveProgress, scalar_curves, training_curves
-from gan_lib.publish import publish_run
-from gan_lib.study import config_from_params, run_id_for
-from gan_lib.training import train
+from gan_lib.report.plots import LiveProgress, scalar_curves, training_curves
+from gan_lib.study.publish import publish_run
+from gan_lib.study.runspec import config_from_params, run_id_for
+from gan_lib.training.loop import train
 
 logging.basicConfig(level=logging.WARNING)
 

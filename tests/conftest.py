@@ -46,7 +46,7 @@ def tiny_set() -> ImageSet:
 def smoke_source(tmp_path_factory):
     """A tiny class-conditional source model (3 classes, smoke architecture) to transfer from."""
     from gan_lib.config import make_config
-    from gan_lib.training import train
+    from gan_lib.training.loop import train
 
     run_dir = tmp_path_factory.mktemp("smoke_source")
     cfg = make_config("smoke", "scratch", opt_steps=3, eval_num_samples=0)

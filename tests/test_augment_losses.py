@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gan_lib.augment import OPS, cutout, diff_augment, flip_translate, translation
-from gan_lib.losses import consistency, d_hinge, d_nonsaturating, g_hinge, g_nonsaturating
+from gan_lib.training.augment import OPS, cutout, diff_augment, flip_translate, translation
+from gan_lib.training.losses import consistency, d_hinge, d_nonsaturating, g_hinge, g_nonsaturating
 
 
 def images(n=4, size=16, seed=0):

@@ -1,4 +1,4 @@
-"""The README's disk and time figures for the `paper` study are the ones gan_lib.costs computes from the committed
+"""docs/paper.md's disk and time figures for the `paper` study are the ones gan_lib.costs computes from the committed
 benchmark files and the architecture's tensors."""
 
 from __future__ import annotations

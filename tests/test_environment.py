@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from gan_lib import environment
-from gan_lib.errors import UserError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,10 +61,10 @@ def test_differences_from_the_lock_are_named():
 
 def test_a_run_records_its_environment_at_each_start_and_its_rows_carry_it(tmp_path, tiny_set, monkeypatch):
     """A run in the locked environment says so; resumed in one that differs, it still trains and says that too."""
-    from gan_lib import training
     from gan_lib.config import make_config
-    from gan_lib.provenance import read_starts
-    from gan_lib.results import make_rows, read_run, run_path, write_rows
+    from gan_lib.report.results import make_rows, read_run, run_path, write_rows
+    from gan_lib.training import loop as training
+    from gan_lib.training.provenance import read_starts
 
     cfg = make_config("smoke", "scratch", eval_num_samples=0)
     run = tmp_path / "run"
@@ -98,6 +97,6 @@ def test_a_run_records_its_environment_at_each_start_and_its_rows_carry_it(tmp_p
      "8a9646ef3165 (differs from lock)"),
 ])
 def test_the_rerun_table_reads_each_runs_environment(starts, expected):
-    from gan_lib.provenance import environments
+    from gan_lib.training.provenance import environments
 
     assert environments(starts) == expected

@@ -10,8 +10,9 @@ import torch
 
 from gan_lib.config import make_config, steps_for_epochs
 from gan_lib.errors import UserError
-from gan_lib.study import grid, main as study_main
-from gan_lib.training import d_diagnostics, train
+from gan_lib.study.grid import grid
+from gan_lib.study.grid import main as study_main
+from gan_lib.training.loop import d_diagnostics, train
 from tests.conftest import make_image_set
 
 
@@ -32,7 +33,7 @@ def test_one_epochs_grid_gives_each_dataset_the_steps_its_size_needs():
 
 
 def test_paper_preset_is_150_epochs_of_its_dataset():
-    from gan_lib.study import config_from_params
+    from gan_lib.study.runspec import config_from_params
 
     bedrooms = config_from_params(preset="paper", variant="tl+da", dataset="lsun-bedroom-1000")
     obama = config_from_params(preset="paper", variant="tl+da", dataset="obama-100")
@@ -105,7 +106,7 @@ def test_diagnostics_are_logged_per_window_with_epochs(tmp_path):
 
 
 def test_logged_r_t_is_one_when_d_calls_every_real_image_real(tmp_path, monkeypatch):
-    from gan_lib import training
+    from gan_lib.training import loop as training
 
     build = training.build_models
     monkeypatch.setattr(training, "build_models", lambda cfg, n: (lambda s, d: (s, RealIsReal(d)))(*build(cfg, n)))

@@ -15,12 +15,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gan_lib import executors
 from gan_lib.errors import UserError
-from gan_lib.executors import LocalExecutor
 from gan_lib.notebooks import execute_notebook
-from gan_lib.ray_executor import RayExecutor, read_back
-from gan_lib.study import RunSpec, main
+from gan_lib.study import executors
+from gan_lib.study.executors import LocalExecutor
+from gan_lib.study.grid import RunSpec, main
+from gan_lib.study.ray_executor import RayExecutor, read_back
 
 REPO = Path(__file__).resolve().parent.parent
 

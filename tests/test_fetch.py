@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_lib import fetch
 from gan_lib.errors import UserError
-from gan_lib.pretrained import load_biggan_pytorch, models_from_biggan_config
+from gan_lib.models import fetch
+from gan_lib.models.pretrained import load_biggan_pytorch, models_from_biggan_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CH8 = FIXTURES / "biggan_pytorch_128_ch8"
@@ -164,14 +164,14 @@ def test_release_config_builds_the_released_architecture():
 
 
 def test_study_without_the_paper_source_says_how_to_fetch_it(tmp_path, capsys):
-    from gan_lib import study
+    from gan_lib.study import grid as study
 
     with pytest.raises(SystemExit) as exit_info:
         study.main(["--preset", "paper", "--datasets", "obama-100", "--variants", "scratch", "tl",
                     "--pretrained", str(tmp_path / "biggan-128"), "--runs-root", str(tmp_path / "runs"),
                     "--results-root", str(tmp_path / "results"), "--no-report"])
     err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and "python -m gan_lib.fetch biggan-128" in err and err.count("\n") == 1
+    assert exit_info.value.code == 2 and "python -m gan_lib.models.fetch biggan-128" in err and err.count("\n") == 1
     assert not (tmp_path / "runs").exists()
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gan_lib.findings import findings_markdown, gaps_markdown, render_readme
 from gan_lib.paths import REPO_ROOT
+from gan_lib.report.findings import documents, findings_markdown, gaps_markdown, render_readme
 
 
 def fake_results(fids: dict[str, list[float]], dataset: str = "faces") -> pd.DataFrame:
@@ -16,11 +16,13 @@ def fake_results(fids: dict[str, list[float]], dataset: str = "faces") -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def test_readme_tables_and_findings_match_the_committed_results():
-    text = (REPO_ROOT / "README.md").read_text()
-    assert "<!-- generated: laptop summary -->" in text
-    assert render_readme(text, REPO_ROOT / "results") == text, \
-        "README's generated blocks are stale: run `python -m gan_lib.findings readme`"
+def test_readme_and_docs_tables_and_findings_match_the_committed_results():
+    texts = {path.name: path.read_text() for path in documents()}
+    assert "<!-- generated: laptop summary -->" in texts["studies.md"]
+    assert "<!-- generated: laptop-150ep gaps -->" in texts["README.md"]
+    for name, text in texts.items():
+        assert render_readme(text, REPO_ROOT / "results") == text, \
+            f"{name}'s generated blocks are stale: run `python -m gan_lib.report readme`"
 
 
 def test_findings_follow_the_numbers():
@@ -43,7 +45,7 @@ def with_epochs(df: pd.DataFrame, epochs: float) -> pd.DataFrame:
 
 
 def test_budget_comparison_says_when_a_gap_flips_sign():
-    from gan_lib.findings import budget_markdown
+    from gan_lib.report.findings import budget_markdown
 
     short = with_epochs(fake_results({"tl": [100, 110, 105], "tl+da": [120, 131, 124]}), 40)
     long = with_epochs(fake_results({"tl": [100, 110, 105], "tl+da": [80, 91, 84]}), 150)
@@ -61,7 +63,7 @@ def test_budget_comparison_says_when_a_gap_flips_sign():
 
 
 def test_budget_comparison_shows_transfer_vs_scratch_when_both_studies_ran_scratch():
-    from gan_lib.findings import budget_markdown
+    from gan_lib.report.findings import budget_markdown
 
     short = with_epochs(fake_results({"scratch": [300, 310, 305], "tl": [100, 110, 105]}), 40)
     long = with_epochs(fake_results({"scratch": [110, 112, 104], "tl": [100, 110, 105]}), 150)
@@ -70,7 +72,7 @@ def test_budget_comparison_shows_transfer_vs_scratch_when_both_studies_ran_scrat
 
 
 def test_diagnostics_find_when_r_t_rises_above_ada_target_and_stays():
-    from gan_lib.findings import diagnostics_markdown
+    from gan_lib.report.findings import diagnostics_markdown
 
     epochs = list(range(0, 100, 10))
     # a blip at 20; smoothed over 5 points (as plotted) r_t is 0.57 at 50 and 0.69 at 60, above for good from 60
@@ -86,7 +88,7 @@ def test_a_study_of_new_variants_is_compared_with_the_default_study_of_its_prese
     variants' against their baselines, not the default study's own comparisons again."""
     import shutil
 
-    from gan_lib.results import read_results, run_path, write_rows
+    from gan_lib.report.results import read_results, run_path, write_rows
 
     shutil.copytree(REPO_ROOT / "results" / "runs" / "laptop", tmp_path / "runs" / "laptop")
     tl = read_results(tmp_path, "laptop").query("variant == 'tl' and dataset == 'fluent-faces'")
@@ -106,7 +108,7 @@ def test_a_study_of_new_variants_is_compared_with_the_default_study_of_its_prese
 
 
 def test_diagnostics_show_adas_p_where_a_run_adapts_it():
-    from gan_lib.findings import diagnostics_markdown
+    from gan_lib.report.findings import diagnostics_markdown
 
     scalars = pd.DataFrame({"run_id": ["faces_tl_seed0"] * 4 + ["faces_tl+ada_seed0"] * 4, "epoch": [0, 10, 20, 30] * 2,
                             "r_t": 0.5, "d_accuracy": 0.8, "aug_p": [None] * 4 + [0.0, 0.1, 0.2, 0.4]})
@@ -124,7 +126,7 @@ def test_diagnostics_show_adas_p_where_a_run_adapts_it():
 
 
 def test_diagnostics_say_whether_diffaugment_keeps_d_from_overfitting_and_whether_fid_follows():
-    from gan_lib.findings import diagnostics_markdown
+    from gan_lib.report.findings import diagnostics_markdown
 
     seeds = [0, 1, 2]
     scalars = pd.DataFrame([{"run_id": f"faces_{v}_seed{s}", "epoch": e, "r_t": r, "d_accuracy": 0.8}
@@ -146,7 +148,7 @@ def test_diagnostics_say_whether_diffaugment_keeps_d_from_overfitting_and_whethe
 def test_diagnostics_words_count_a_late_rise_of_r_t_as_overfitting():
     """tl's r_t averages under ADA's target over the last quarter but its smoothed curve stays above it from epoch
     140: the words must not say that D does not overfit (the onset column says it does)."""
-    from gan_lib.findings import diagnostics_markdown
+    from gan_lib.report.findings import diagnostics_markdown
 
     epochs = list(range(0, 155, 5))
     tl = [0.2] * 27 + [0.8] * 4  # last quarter (epochs 115-150): mean 0.5
@@ -160,7 +162,7 @@ def test_diagnostics_words_count_a_late_rise_of_r_t_as_overfitting():
 
 
 def test_budget_comparison_reads_the_cr_gap_at_the_longer_budget():
-    from gan_lib.findings import budget_markdown
+    from gan_lib.report.findings import budget_markdown
 
     short = with_epochs(fake_results({"tl+da": [100, 110, 105], "tl+da+cr": [104, 99, 112]}), 40)
     long = with_epochs(fake_results({"tl+da": [100, 110, 105], "tl+da+cr": [160, 171, 164]}), 150)

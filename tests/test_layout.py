@@ -1,5 +1,6 @@
-"""The package's architecture, read from the source: no import circle between modules, data and evaluation free of
-the training side, modules short enough to read."""
+"""The package's architecture, read from the source: gan_lib is grouped by stage and a stage imports only lower
+ones, no import circle between modules, data and evaluation free of the training side, modules short enough to
+read."""
 
 from __future__ import annotations
 
@@ -11,6 +12,22 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "gan_lib"
 MAX_LINES = 400
 FOUNDATION = ("gan_lib.errors", "gan_lib.files", "gan_lib.paths")
+# The pipeline, lowest first: each stage imports only the stages below it (and itself). data and evaluation hold
+# no model, models hold no training, the report reads results, the study drives everything; the entry points on
+# top (benchmarks, costs, the metrics command) may import anything.
+STAGES = {
+    "foundations": ("gan_lib", "gan_lib.config", "gan_lib.errors", "gan_lib.paths", "gan_lib.files",
+                    "gan_lib.environment", "gan_lib.checkpoint", "gan_lib.notebooks"),
+    "data": ("gan_lib.data",),
+    "evaluation": ("gan_lib.evaluation",),
+    "models": ("gan_lib.models",),
+    "training": ("gan_lib.training",),
+    "report": ("gan_lib.report",),
+    "study": ("gan_lib.study",),
+    "entry points": ("gan_lib.bench", "gan_lib.costs", "gan_lib.metrics"),
+}
+RANK = {"foundations": 0, "data": 1, "evaluation": 2, "models": 2, "training": 3, "report": 4, "study": 5,
+        "entry points": 6}
 
 
 def module_name(path: Path) -> str:
@@ -82,10 +99,10 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str]:
 
 
 def test_graph_is_read_from_every_module():
-    assert {"gan_lib.training", "gan_lib.evaluation.scores", "gan_lib.data.datasets"} <= set(GRAPH)
-    assert "gan_lib.evaluation" in GRAPH["gan_lib.monitor"]  # a module-level import
-    assert "gan_lib.models" in GRAPH["gan_lib.metrics"]
-    assert "gan_lib.pretrained" in GRAPH["gan_lib.models"]  # an import inside a function
+    assert {"gan_lib.training.loop", "gan_lib.evaluation.scores", "gan_lib.data.datasets"} <= set(GRAPH)
+    assert "gan_lib.evaluation" in GRAPH["gan_lib.training.monitor"]  # a module-level import
+    assert "gan_lib.models.build" in GRAPH["gan_lib.metrics"]
+    assert "gan_lib.models.pretrained" in GRAPH["gan_lib.models.build"]  # an import inside a function
     assert "gan_lib.data.imageset" in GRAPH["gan_lib.evaluation.scores"]  # under TYPE_CHECKING
 
 
@@ -112,7 +129,32 @@ def test_modules_stay_short():
     assert long == {}
 
 
-def test_metrics_keeps_offering_the_evaluation_api():
-    from gan_lib import evaluation, metrics
+def stage_of(module: str) -> str:
+    for stage, prefixes in STAGES.items():
+        if any(module == p or (p != "gan_lib" and module.startswith(p + ".")) for p in prefixes):
+            return stage
+    raise AssertionError(f"{module} belongs to no stage: add it to STAGES")
 
-    assert all(getattr(metrics, name) is getattr(evaluation, name) for name in evaluation.__all__)
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """'a -> b' for each import of a module from a higher stage, or from another stage of the same rank."""
+    return sorted(f"{a} -> {b}" for a, targets in graph.items() for b in targets
+                  if (sa := stage_of(a)) != (sb := stage_of(b)) and RANK[sb] >= RANK[sa])
+
+
+def test_every_module_belongs_to_a_stage_and_imports_only_lower_stages():
+    assert upward_imports(GRAPH) == []
+
+
+def test_an_upward_import_is_caught():
+    assert upward_imports({"gan_lib.models.build": {"gan_lib.training.run_dir"}}) == [
+        "gan_lib.models.build -> gan_lib.training.run_dir"]
+    assert upward_imports({"gan_lib.models.build": {"gan_lib.evaluation.scores"}})  # same rank, other stage
+    assert upward_imports({"gan_lib.training.loop": {"gan_lib.models.build", "gan_lib.training.state"}}) == []
+
+
+def test_the_folders_read_as_the_pipeline():
+    packages = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists())
+    assert packages == ["data", "evaluation", "models", "report", "study", "training"]
+    top = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+    assert all(stage_of(f"gan_lib.{name}") in ("foundations", "entry points") for name in top), top

@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gan_lib import training
 from gan_lib.config import VARIANTS, make_config
-from gan_lib.metrics import fixed_latents
-from gan_lib.training import init_state, train_step
+from gan_lib.evaluation import fixed_latents
+from gan_lib.training import loop as training
+from gan_lib.training.loop import init_state, train_step
 
 
 class RecordingD(torch.nn.Module):
@@ -123,16 +123,16 @@ def test_ema_copies_g_before_its_start_then_follows_the_lerp_rule(tiny_set):
 
 
 def test_evaluation_samples_come_from_the_ema_copy(monkeypatch, tiny_set):
-    from gan_lib import monitor
+    from gan_lib.training import monitor
 
     seen = []
     monkeypatch.setattr(monitor, "evaluate", lambda sampler, **kw: seen.append(sampler) or {"eval_seconds": 0.0})
     s = init_state(smoke("scratch", None, g_ema_decay=0.9), tiny_set.images, tiny_set.labels, 1)
     train_step(s)
-    training.evaluate_state(s, tiny_set, extractor=None)
+    monitor.evaluate_state(s, tiny_set, extractor=None)
     assert seen == [s.ema] and s.ema is not s.sampler
     s0 = init_state(smoke("scratch", None, g_ema_decay=0.0), tiny_set.images, tiny_set.labels, 1)
-    training.evaluate_state(s0, tiny_set, extractor=None)
+    monitor.evaluate_state(s0, tiny_set, extractor=None)
     assert seen[-1] is s0.sampler  # no EMA: G itself
 
 

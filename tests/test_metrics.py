@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import make_image_set
 from PIL import Image, ImageDraw, ImageFont
 
-from gan_lib import evaluation, metrics, plots
-from gan_lib.evaluation import network, resize
+from gan_lib import evaluation, metrics
 from gan_lib.errors import UserError
-from conftest import make_image_set
+from gan_lib.evaluation import network, resize
+from gan_lib.report import plots
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -92,7 +93,7 @@ def test_to_uint8_is_cleanfid_quantization_and_inverts_training_normalisation():
     assert torch.equal(evaluation.to_uint8(x), expected)
     assert torch.equal(evaluation.to_uint8(x.half()), evaluation.to_uint8(x.half().float()))
     u = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16).expand(1, 3, 16, 16)
-    assert torch.equal(evaluation.to_uint8(u.float().div(127.5).sub(1.0)), u)  # gan_lib.training's normalisation
+    assert torch.equal(evaluation.to_uint8(u.float().div(127.5).sub(1.0)), u)  # gan_lib.training.loop's normalisation
 
 
 @pytest.mark.parametrize("shape", [(16, 16), (32, 32), (28, 40), (128, 128), (299, 299), (400, 400)])
@@ -451,7 +452,7 @@ def test_cuda_path_matches_cpu(inception_path):
 @pytest.mark.slow
 def test_fid_run_cli_scores_a_trained_run_against_its_dataset(smoke_source, tmp_path):
     from gan_lib.config import make_config
-    from gan_lib.training import train
+    from gan_lib.training.loop import train
 
     run_dir = tmp_path / "run"
     train(make_config("smoke", "tl", transfer_source=str(smoke_source), eval_num_samples=0), run_dir,

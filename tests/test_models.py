@@ -7,12 +7,11 @@ import shutil
 
 import pytest
 import torch
-
-from gan_lib.biggan import Discriminator, Generator
-from gan_lib.errors import UserError
-from gan_lib.pretrained import load_biggan_pytorch, models_from_biggan_config
-
 from conftest import FIXTURES
+
+from gan_lib.errors import UserError
+from gan_lib.models.biggan import Discriminator, Generator
+from gan_lib.models.pretrained import load_biggan_pytorch, models_from_biggan_config
 
 CH8 = FIXTURES / "biggan_pytorch_128_ch8"
 

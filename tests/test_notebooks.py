@@ -19,11 +19,11 @@ import pandas as pd
 import papermill as pm
 import pytest
 
-from gan_lib import report
 from gan_lib.config import Config, load_config, make_config
 from gan_lib.notebooks import NotebookTimeout, execute_notebook
-from gan_lib.results import make_rows, read_results, run_path, write_rows
-from gan_lib.study import PARAM_FIELDS, RUN_PARAMS, config_from_params
+from gan_lib.report import tables as report
+from gan_lib.report.results import make_rows, read_results, run_path, write_rows
+from gan_lib.study.runspec import PARAM_FIELDS, RUN_PARAMS, config_from_params
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -85,7 +85,7 @@ def test_train_notebook_parameters_map_to_config_fields():
 
 
 def test_study_flags_reach_the_run_config(tmp_path):
-    from gan_lib.study import grid
+    from gan_lib.study.grid import grid
 
     spec, = grid("s", "smoke", ["fluent-faces"], ["scratch"], [0], options={"channels_last": True,
                                                                           "torch_compile": True})

@@ -18,16 +18,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import make_image_set
 from PIL import Image
 
+from gan_lib.checkpoint import trained_weights
 from gan_lib.errors import UserError
-from gan_lib.provenance import read_starts
-from gan_lib.ray_executor import WORKER_RECORD, RayExecutor, local_cluster
-from gan_lib.results import read_results
-from gan_lib.study import RunSpec, StudyFolders
-from gan_lib.training import trained_weights
-
-from conftest import make_image_set
+from gan_lib.report.results import read_results
+from gan_lib.study.grid import RunSpec, StudyFolders
+from gan_lib.study.ray_executor import WORKER_RECORD, RayExecutor, local_cluster
+from gan_lib.training.provenance import read_starts
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent

@@ -15,6 +15,7 @@ import numpy as np
 import papermill as pm
 import pytest
 import torch
+from conftest import make_image_set
 from filelock import FileLock
 from PIL import Image
 
@@ -23,11 +24,12 @@ from gan_lib import files
 from gan_lib.config import make_config
 from gan_lib.errors import UserError
 from gan_lib.notebooks import execute_notebook
-from gan_lib.results import read_run, run_path, write_rows
-from gan_lib.study import RunSpec, record_failed_run
-from gan_lib.training import DivergenceError, read_status, train
-
-from conftest import make_image_set
+from gan_lib.report.results import read_run, run_path, write_rows
+from gan_lib.study.grid import record_failed_run
+from gan_lib.study.runspec import RunSpec
+from gan_lib.training.loop import train
+from gan_lib.training.monitor import DivergenceError
+from gan_lib.training.run_dir import read_status
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -76,7 +78,7 @@ KILLER = textwrap.dedent("""
         real_replace(src, dst)
 
     os.fsync, os.replace = fsync, replace
-    from gan_lib.train import main
+    from gan_lib.training.cli import main
     sys.exit(main(sys.argv[1:]))
 """)
 
@@ -84,7 +86,7 @@ KILLER = textwrap.dedent("""
 def train_cli(run_dir: Path, dataset: str, env: dict | None = None, killer: bool = False) -> subprocess.CompletedProcess:
     args = ["--preset", "smoke", "--dataset", dataset, "--variant", "scratch", "--steps", "8", "--ckpt-every", "1",
             "--set", "eval_num_samples=0", "--run-dir", str(run_dir), "--quiet"]
-    cmd = [sys.executable, "-c", KILLER, *args] if killer else [sys.executable, "-m", "gan_lib.train", *args]
+    cmd = [sys.executable, "-c", KILLER, *args] if killer else [sys.executable, "-m", "gan_lib.training", *args]
     return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300)
 
 
@@ -137,7 +139,7 @@ class _RunsCode:
 
 def test_a_checkpoint_whose_pickle_would_run_code_is_refused_in_one_line_and_the_code_never_runs(tmp_path,
                                                                                                  tiny_set):
-    from gan_lib.models import load_sampler
+    from gan_lib.models.build import load_sampler
 
     cfg = make_config("smoke", "scratch", eval_num_samples=0, opt_steps=4, ckpt_every=2)
     train(cfg, tmp_path / "run", dataset=tiny_set, progress=False)
@@ -173,7 +175,7 @@ def test_an_old_checkpoint_with_numpy_values_is_refused_then_converts_to_a_safe_
 
 def test_divergence_stops_the_run_marks_it_failed_and_keeps_the_last_good_checkpoint(tmp_path, tiny_set,
                                                                                       monkeypatch):
-    from gan_lib import training
+    from gan_lib.training import loop as training
 
     calls = [0]
     real = training.D_LOSSES["hinge"]

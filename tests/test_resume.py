@@ -9,8 +9,10 @@ import torch
 from gan_lib.checkpoint import load_latest
 from gan_lib.config import make_config
 from gan_lib.errors import UserError
-from gan_lib.metrics import tiny_extractor
-from gan_lib.training import export_weights, load_source, train
+from gan_lib.evaluation import tiny_extractor
+from gan_lib.models.build import load_source
+from gan_lib.training.loop import train
+from gan_lib.training.run_dir import export_weights
 from tests.conftest import make_image_set
 
 MODELS = ("G", "D", "G_ema", "miner", "miner_ema")

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gan_lib.checkpoint import CHECKPOINT, PREVIOUS
+from gan_lib.checkpoint import CHECKPOINT, PREVIOUS, WEIGHTS
 from gan_lib.config import make_config
 from gan_lib.errors import UserError
-from gan_lib.models import load_sampler, load_source
-from gan_lib.run_dir import WEIGHTS, read_status, slim_run
-from gan_lib.training import train
+from gan_lib.models.build import load_sampler, load_source
+from gan_lib.training.loop import train
+from gan_lib.training.run_dir import read_status, slim_run
 
 
 def _cfg(**kw):
@@ -26,7 +26,7 @@ def _samples(run_dir):
 
 
 def test_slim_run_keeps_what_sampling_and_transfer_need(tmp_path, tiny_set, monkeypatch):
-    monkeypatch.setattr("gan_lib.monitor.evaluate", lambda *a, **k: {"fid": 1.0, "kid": 0.1, "eval_seconds": 0.0})
+    monkeypatch.setattr("gan_lib.training.monitor.evaluate", lambda *a, **k: {"fid": 1.0, "kid": 0.1, "eval_seconds": 0.0})
     full, slim = tmp_path / "full", tmp_path / "slim"
     rows_full = train(_cfg(), full, dataset=tiny_set, progress=False)
     rows_slim = train(_cfg(ckpt_keep_final="weights"), slim, dataset=tiny_set, progress=False)

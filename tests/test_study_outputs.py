@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gan_lib.report import compare_studies, final_rows, seed_prediction_interval
-from gan_lib.study import main as study_main
+from gan_lib.report.tables import compare_studies, final_rows, seed_prediction_interval
+from gan_lib.study.grid import main as study_main
+from gan_lib.training.run_dir import read_status
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -76,7 +77,7 @@ def test_rerun_needs_finished_committed_cells(tmp_path, capsys):
 
 
 def test_compare_studies_says_identical_within_or_outside_the_seed_range():
-    from gan_lib.results import read_results
+    from gan_lib.report.results import read_results
 
     committed = read_results(REPO / "results", "laptop")
     cell = committed[(committed.dataset == "fluent-faces") & (committed.variant == "tl")]
@@ -101,10 +102,10 @@ def test_seed_prediction_interval_is_mean_pm_t_sd_sqrt_1_plus_1_over_n():
 
 @pytest.mark.slow
 def test_readme_commands_on_a_fresh_clone_leave_git_status_clean(tmp_path):
-    """The README's commands, with small parameters, in a clone of HEAD: the quick start's study finds the committed
+    """The commands of the README and docs/usage.md, with small parameters, in a clone of HEAD: the quick start's study finds the committed
     runs and trains nothing, the smoke study, the papermill example and a one-cell reproduction run, and git sees
     no change afterwards."""
-    readme = (REPO / "README.md").read_text()
+    readme = "\n".join(p.read_text() for p in (REPO / "README.md", REPO / "docs" / "usage.md"))
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
     env = {k: v for k, v in os.environ.items() if k != "GAN_LIB_RESULTS"} | {"PYTHONPATH": str(clone)}
@@ -119,7 +120,7 @@ def test_readme_commands_on_a_fresh_clone_leave_git_status_clean(tmp_path):
     assert "$(PY) -m gan_lib.study --preset laptop\n" in (REPO / "Makefile").read_text()  # what `make study` runs
     out = run(*study, "--preset", "laptop")
     assert "nothing to train" in out and "study laptop: 0 trained, 8 skipped (already finished), 0 failed" in out
-    assert "gan_lib.study --preset smoke --variants scratch" in readme
+    assert "gan_lib.study.grid --preset smoke --variants scratch" in readme
     run(*study, "--preset", "smoke", "--variants", "scratch", "--datasets", "fluent-faces")
     assert "papermill_runs/manual/faces_tl.ipynb" in readme
     assert "papermill --execution-timeout 3600 notebooks/train_variant.ipynb" in readme  # a stall fails in an hour
@@ -137,8 +138,8 @@ def test_readme_commands_on_a_fresh_clone_leave_git_status_clean(tmp_path):
 def test_final_rows_prefer_the_larger_final_evaluation_and_the_published_number_needs_its_protocol():
     import pandas as pd
 
-    from gan_lib.report import PROTOCOL, methods_table, published_comparison
-    from gan_lib.results import read_results
+    from gan_lib.report.results import read_results
+    from gan_lib.report.tables import PROTOCOL, methods_table, published_comparison
 
     df = read_results(REPO / "results", "laptop")
     last = df[(df.run_id == "fluent-faces_tl_seed0") & (df.step == df.opt_steps)]
@@ -156,8 +157,8 @@ def test_final_rows_prefer_the_larger_final_evaluation_and_the_published_number_
 
 
 def test_ctrl_c_marks_the_run_interrupted(tmp_path, tiny_set, monkeypatch):
-    from gan_lib import training
     from gan_lib.config import make_config
+    from gan_lib.training import loop as training
 
     def interrupted(state):
         raise KeyboardInterrupt
@@ -166,7 +167,7 @@ def test_ctrl_c_marks_the_run_interrupted(tmp_path, tiny_set, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         training.train(make_config("smoke", "scratch", eval_num_samples=0), tmp_path / "run", dataset=tiny_set,
                        progress=False)
-    assert training.read_status(tmp_path / "run")["status"] == "interrupted"
+    assert read_status(tmp_path / "run")["status"] == "interrupted"
 
 
 def test_each_start_of_a_run_records_its_commit_and_cpu_capability(tmp_path, tiny_set):
@@ -174,9 +175,9 @@ def test_each_start_of_a_run_records_its_commit_and_cpu_capability(tmp_path, tin
     under the same capability)."""
     import torch
 
-    from gan_lib import training
     from gan_lib.config import make_config
-    from gan_lib.provenance import git_state, read_starts
+    from gan_lib.training import loop as training
+    from gan_lib.training.provenance import git_state, read_starts
 
     cfg = make_config("smoke", "scratch", eval_num_samples=0)
     training.train(cfg, tmp_path / "run", dataset=tiny_set, stop_after=1, progress=False)
@@ -192,8 +193,8 @@ def test_a_study_stopped_by_ctrl_c_records_the_runs_whose_rows_it_wrote(tmp_path
     executor reported it: the invocation record still names that run, with the wall time so far."""
     import json
 
-    from gan_lib import study
-    from gan_lib.results import make_rows, run_path, write_rows
+    from gan_lib.report.results import make_rows, run_path, write_rows
+    from gan_lib.study import grid as study
 
     def first_run_then_ctrl_c(specs, *, results_root, **kw):
         spec = specs[0]
@@ -211,3 +212,33 @@ def test_a_study_stopped_by_ctrl_c_records_the_runs_whose_rows_it_wrote(tmp_path
     record, = json.loads((tmp_path / "studies" / "stopped.json").read_text())
     assert record["ran"] == ["fluent-faces_scratch_seed0"] and record["complete"] is False
     assert record["skipped"] == [] and record["wall_seconds"] >= 0
+
+
+def image_sources(html: str) -> list[str]:
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Images(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                found.append(dict(attrs).get("src", ""))
+
+    Images().feed(html)
+    return found
+
+
+@pytest.mark.parametrize("study", ["laptop", "laptop-150ep", "laptop-extended"])
+def test_a_committed_report_links_its_committed_figures_from_the_html_and_the_notebook(study):
+    """No image is embedded (a re-render would add a copy of each to git): every <img> source is a relative path
+    that resolves to a committed file from results/reports/ and from papermill_runs/<study>/ alike."""
+    page = REPO / "results" / "reports" / f"{study}.html"
+    sources = image_sources(page.read_text())
+    assert sources and not [s for s in sources if s.startswith("data:")]
+    tracked = set(subprocess.run(["git", "ls-files", "results"], cwd=REPO, capture_output=True,
+                                 text=True).stdout.split())
+    for folder in (page.parent, REPO / "papermill_runs" / study):
+        for src in sources:
+            target = (folder / src).resolve()
+            assert target.is_file() and str(target.relative_to(REPO)) in tracked, f"{page.name}: {src}"
+    assert page.stat().st_size < 1_000_000

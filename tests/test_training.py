@@ -12,8 +12,8 @@ import torch
 from gan_lib.checkpoint import load_latest
 from gan_lib.config import VARIANTS, make_config
 from gan_lib.errors import UserError
-from gan_lib.training import init_state, load_sampler, set_stage, train
-
+from gan_lib.models.build import load_sampler
+from gan_lib.training.loop import init_state, set_stage, train
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_same_seed_same_weights_other_seed_differs(tmp_path, tiny_set):
 
 
 def _weights_after(cfg, tiny_set, steps):
-    from gan_lib.training import train_step
+    from gan_lib.training.loop import train_step
 
     s = init_state(cfg, tiny_set.images, tiny_set.labels, 1)
     for _ in range(steps):
@@ -180,7 +180,7 @@ def test_missing_transfer_source_is_a_clear_error(tmp_path, tiny_set):
 
 
 def test_cli_bad_variant_prints_one_line_and_exits_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "gan_lib.train", "--preset", "smoke", "--variant", "gan",
+    proc = subprocess.run([sys.executable, "-m", "gan_lib.training", "--preset", "smoke", "--variant", "gan",
                            "--run-dir", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("error: unknown variant 'gan'")

@@ -9,12 +9,15 @@ import csv
 import pytest
 import torch
 
-from gan_lib import config, report, training
-from gan_lib.augment import ada_update, adaptive_augment
+from gan_lib import config
 from gan_lib.config import EVAL_TRUNCATIONS, VARIANTS, Variant, default_variants, make_config
 from gan_lib.errors import UserError
-from gan_lib.study import grid, main as study_main
-from gan_lib.training import init_state, train, train_step
+from gan_lib.report import tables as report
+from gan_lib.study.grid import grid
+from gan_lib.study.grid import main as study_main
+from gan_lib.training import loop as training
+from gan_lib.training.augment import ada_update, adaptive_augment
+from gan_lib.training.loop import init_state, train, train_step
 from tests.test_resume import straight_and_resumed
 
 
@@ -95,7 +98,7 @@ def test_ada_p_rises_while_d_calls_every_real_image_real_and_falls_when_not(sign
 
 @pytest.mark.parametrize("p", [0.0, 1.0])
 def test_ada_p_decides_whether_d_real_d_fake_and_g_fake_are_augmented(p, monkeypatch, smoke_source, tiny_set):
-    from gan_lib import augment
+    from gan_lib.training import augment
     from tests.test_methods import RecordingD
 
     build = training.build_models
@@ -147,7 +150,7 @@ def test_a_new_variant_is_one_table_entry(monkeypatch, capsys, smoke_source):
 
 
 def test_the_default_study_is_the_thesis_four_with_a_truncation_sweep(monkeypatch, tmp_path):
-    from gan_lib import study
+    from gan_lib.study import grid as study
 
     seen = {}
     monkeypatch.setattr(study, "run_study", lambda specs, **kw: seen.setdefault("specs", specs) and {})
@@ -159,7 +162,7 @@ def test_the_default_study_is_the_thesis_four_with_a_truncation_sweep(monkeypatc
 
 def test_source_check_asks_only_transfer_variants_for_a_source(monkeypatch, tmp_path):
     """A grid of every from-scratch variant needs no source; a transfer variant without one is stopped up front."""
-    from gan_lib import study
+    from gan_lib.study import grid as study
 
     monkeypatch.setattr(study, "run_study", lambda specs, **kw: {})
     monkeypatch.setattr(study, "record_invocation", lambda *a, **kw: None)

@@ -49,7 +49,7 @@ def smoke_source(run_dir: Path) -> Path:
     from conftest import make_image_set
 
     from gan_lib.config import make_config
-    from gan_lib.training import train
+    from gan_lib.training.loop import train
 
     train(make_config("smoke", "scratch", opt_steps=3, eval_num_samples=0), run_dir,
           dataset=make_image_set(n_classes=3, seed=1), progress=False)
@@ -89,7 +89,7 @@ def main() -> None:
 
 def bench(work: Path) -> dict:
     """The three timings (seconds) and the machine's load around them."""
-    from gan_lib.ray_executor import local_cluster
+    from gan_lib.study.ray_executor import local_cluster
 
     load_before = os.getloadavg()
     source = smoke_source(work / "source")

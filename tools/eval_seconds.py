@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from gan_lib.results import read_results  # noqa: E402
+from gan_lib.report.results import read_results  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         df = read_results(args.results_root, study)
         unknown = [c for c in args.by if c not in df.columns]
         if unknown:
-            parser.error(f"--by {' '.join(unknown)}: not a column of the result rows (see gan_lib/results.py)")
+            parser.error(f"--by {' '.join(unknown)}: not a column of the result rows (see gan_lib/report/results.py)")
         df = df[(df.status == "ok") & df.eval_seconds.notna()]
         if df.empty:
             print(f"{study}: no evaluations recorded")

@@ -1,7 +1,7 @@
 """Screenshots of what a user sees, for checking by eye: the rendered report in headless Chromium, and
 explore.ipynb executed in a live JupyterLab (widgets rendered).
 
-    python tools/screenshots.py OUT_DIR        # needs Debian's chromium + chromium-driver and `pip install selenium`
+    python tools/screenshots.py OUT_DIR        # needs Debian's chromium + chromium-driver (selenium is in the lock)
 """
 
 from __future__ import annotations
@@ -44,6 +44,12 @@ def report(out: Path) -> Path:
         time.sleep(2)
         height = driver.execute_script("return document.body.scrollHeight")
         driver.set_window_size(1300, min(height + 100, 16000))
+        time.sleep(1)
+        images = driver.execute_script("return [...document.images].map(i => [i.getAttribute('src'), "
+                                       "i.complete && i.naturalWidth > 0])")
+        broken = [src for src, loaded in images if not loaded]
+        print(f"report: {len(images)} images, {len(images) - len(broken)} loaded" +
+              (f"; broken: {', '.join(broken)}" if broken else ""))
         driver.save_screenshot(str(out / "report.png"))
     finally:
         driver.quit()

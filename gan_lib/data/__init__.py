@@ -25,11 +25,10 @@ re-prepare leaves the previous cache intact. Loading is one `np.load`.
     cli        `python -m gan_lib.data {list, prepare NAME [--from PATH], info NAME, sheet NAME}`
 """
 
-from gan_lib.data.registry import DATASETS, NAME_RE, DatasetSpec, custom_spec
 from gan_lib.data.cli import main
-from gan_lib.data.datasets import (RESOLUTIONS, dataset_info, dataset_size, list_datasets, load_dataset,
-                                   prepare)
+from gan_lib.data.datasets import RESOLUTIONS, dataset_info, dataset_size, list_datasets, load_dataset, prepare
 from gan_lib.data.imageset import ImageSet
+from gan_lib.data.registry import DATASETS, NAME_RE, DatasetSpec, custom_spec
 from gan_lib.data.sheet import contact_sheet
 
 __all__ = ["DATASETS", "NAME_RE", "RESOLUTIONS", "DatasetSpec", "ImageSet", "contact_sheet", "custom_spec",

@@ -14,10 +14,10 @@ from filelock import FileLock
 from tqdm import tqdm
 
 from gan_lib.data import cache
-from gan_lib.data.registry import DATASETS, NAME_RE, DatasetSpec, custom_spec
 from gan_lib.data.decode import DECODE_ERRORS, as_uint8, center_crop_square, pixel_hash, resize_square, to_rgb_on_white
 from gan_lib.data.imageset import ImageSet
 from gan_lib.data.listings import Listing
+from gan_lib.data.registry import DATASETS, NAME_RE, DatasetSpec, custom_spec
 from gan_lib.errors import UserError
 
 log = logging.getLogger(__name__)

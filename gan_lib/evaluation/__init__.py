@@ -20,12 +20,27 @@ Nothing here imports training: a generator is any `sample_fn(z, y)` returning im
 The command line (`python -m gan_lib.metrics`) lives in `gan_lib.metrics`.
 """
 
-from gan_lib.evaluation.features import (IMAGE_SUFFIXES, FeatureExtractor, InceptionExtractor, TinyExtractor,
-                                         cleanfid_model, folder_images, image_features, inception_extractor,
-                                         reference_features, reference_key, tiny_extractor)
+from gan_lib.evaluation.features import (
+                                         IMAGE_SUFFIXES,
+                                         FeatureExtractor,
+                                         InceptionExtractor,
+                                         TinyExtractor,
+                                         cleanfid_model,
+                                         folder_images,
+                                         image_features,
+                                         inception_extractor,
+                                         reference_features,
+                                         reference_key,
+                                         tiny_extractor,
+)
 from gan_lib.evaluation.memorization import MemorizationReport, memorization, memorization_check, nearest_neighbours
-from gan_lib.evaluation.network import (INCEPTION_FILE, INCEPTION_NAME, INCEPTION_URL, KNOWN_INCEPTION_SHA1,
-                                        find_inception)
+from gan_lib.evaluation.network import (
+                                         INCEPTION_FILE,
+                                         INCEPTION_NAME,
+                                         INCEPTION_URL,
+                                         KNOWN_INCEPTION_SHA1,
+                                         find_inception,
+)
 from gan_lib.evaluation.resize import RESIZE, clean_resize, to_uint8
 from gan_lib.evaluation.samples import SampleFn, fixed_latents, generate_images, generated_features
 from gan_lib.evaluation.scores import KID_SEED, evaluate, fid_folders, fid_kid, truncation_sweep

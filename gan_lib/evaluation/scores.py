@@ -19,8 +19,14 @@ import torch
 from scipy.linalg import LinAlgWarning
 
 from gan_lib.errors import UserError
-from gan_lib.evaluation.features import (FeatureExtractor, folder_images, image_features, inception_extractor,
-                                         reference_features, reference_key)
+from gan_lib.evaluation.features import (
+    FeatureExtractor,
+    folder_images,
+    image_features,
+    inception_extractor,
+    reference_features,
+    reference_key,
+)
 from gan_lib.evaluation.samples import SampleFn, generated_features
 
 if TYPE_CHECKING:

@@ -11,12 +11,12 @@ from typing import Any
 
 import torch
 
-from gan_lib.biggan import Discriminator, Generator
+from gan_lib.checkpoint import trained_weights
 from gan_lib.config import Config, load_config
 from gan_lib.errors import UserError
-from gan_lib.miner import Miner, Sampler
+from gan_lib.models.biggan import Discriminator, Generator
+from gan_lib.models.miner import Miner, Sampler
 from gan_lib.paths import REPO_ROOT
-from gan_lib.run_dir import trained_weights
 
 # Config fields that fix the architecture: a transfer source must agree on all of them.
 ARCH_FIELDS = ("data_resolution", "g_ch", "d_ch", "g_attn", "d_attn", "g_dim_z", "g_shared_dim", "g_hier")
@@ -24,7 +24,7 @@ ARCH_FIELDS = ("data_resolution", "g_ch", "d_ch", "g_attn", "d_attn", "g_dim_z",
 
 def load_source(path: str | Path) -> tuple[Generator, Discriminator, dict[str, Any]]:
     """A pretrained (G, D) and its architecture: our own run directory or a BigGAN-PyTorch checkpoint folder."""
-    from gan_lib.pretrained import load_biggan_pytorch
+    from gan_lib.models.pretrained import load_biggan_pytorch
 
     path = find_source(path)
     state = trained_weights(path)
@@ -52,9 +52,9 @@ def find_source(path: str | Path) -> Path:
         path = REPO_ROOT / path  # the committed source, named relative to the repository
     if (path / "config.json").exists():
         return path
-    hint = ("fetch the released BigGAN with `python -m gan_lib.fetch biggan-128`" if path.name == "biggan-128" else
+    hint = ("fetch the released BigGAN with `python -m gan_lib.models.fetch biggan-128`" if path.name == "biggan-128" else
             "train one with notebooks/pretrain_source.ipynb, or fetch the released BigGAN with "
-            "`python -m gan_lib.fetch biggan-128` and pass pretrained/biggan-128")
+            "`python -m gan_lib.models.fetch biggan-128` and pass pretrained/biggan-128")
     raise UserError(f"transfer source {path} is neither a gan_lib run directory (config.json + checkpoint.pt or "
                     f"weights.pt) nor a BigGAN-PyTorch folder (config.json + G_ema.pth + D.pth); {hint}")
 

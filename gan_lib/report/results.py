@@ -18,11 +18,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gan_lib.files import atomic_write_bytes
 from gan_lib.config import Config
 from gan_lib.errors import UserError
+from gan_lib.files import atomic_write_bytes
 from gan_lib.paths import results_dir
-from gan_lib.provenance import code_summary
+from gan_lib.training.provenance import code_summary
 
 SCHEMA = pa.schema([
     # identity

@@ -1,6 +1,6 @@
 """Command line: train (or resume) one run.
 
-    python -m gan_lib.train --preset laptop --dataset fluent-faces --variant tl+da --run-dir runs/faces-tlda
+    python -m gan_lib.training --preset laptop --dataset fluent-faces --variant tl+da --run-dir runs/faces-tlda
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def parse_value(text: str) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gan_lib.train", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m gan_lib.training", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="laptop", help=f"one of {', '.join(PRESETS)}")
     parser.add_argument("--dataset", help="dataset name (python -m gan_lib.data list)")
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
 @cli_errors
 def run(args: argparse.Namespace) -> int:
-    from gan_lib.training import train
+    from gan_lib.training.loop import train
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     overrides: dict[str, Any] = {}
@@ -62,6 +62,3 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({k: last[k] for k in ("step", "fid", "kid") if k in last}))
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

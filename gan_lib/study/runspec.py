@@ -1,5 +1,5 @@
 """What one run of a study is: its notebook parameters and their checks, its config, its id and whether its
-results say it finished. `gan_lib.study` runs grids of these."""
+results say it finished. `gan_lib.study.grid` runs grids of these."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ class RunSpec:
 
 def run_state(spec: RunSpec, results_root: Path) -> str:
     """'finished' if its rows say it completed every step, 'failed' if they record a failure, else 'todo'."""
-    from gan_lib.results import read_run, run_path
+    from gan_lib.report.results import read_run, run_path
 
     path = run_path(spec.study, spec.run_id, results_root)
     if not path.exists():

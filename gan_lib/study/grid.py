@@ -7,7 +7,7 @@ Each run executes `notebooks/train_variant.ipynb` into `papermill_runs/<study>/<
 live in `runs/<study>/<run_id>/` and its rows in `results/runs/<study>/<run_id>.parquet`. Rerunning skips
 finished runs and resumes interrupted ones; a failing run is recorded as failed and the others go on.
 A lock keeps two studies from writing the same results folder. Runs execute here, `--jobs` at a time, or as
-tasks on a Ray cluster (`gan_lib.executors`, `gan_lib.ray_executor`).
+tasks on a Ray cluster (`gan_lib.study.executors`, `gan_lib.study.ray_executor`).
 """
 
 from __future__ import annotations
@@ -23,13 +23,11 @@ from typing import Any
 
 from gan_lib.config import EVAL_TRUNCATIONS, PRESETS, VARIANTS, default_variants
 from gan_lib.errors import UserError, cli_errors
-from gan_lib.executors import Executor, LocalExecutor
 from gan_lib.paths import REPO_ROOT, results_dir
-from gan_lib.progress import StepProgress
-from gan_lib.rendering import render_index, render_report
-# What one run is lives in gan_lib.runspec; its names stay importable from here.
-from gan_lib.runspec import (PARAM_FIELDS, PARAM_TYPES, RUN_PARAMS, RunSpec, check_param_types,  # noqa: F401
-                             config_from_params, run_id_for, run_state)
+from gan_lib.report.rendering import render_index, render_report
+from gan_lib.study.executors import Executor, LocalExecutor
+from gan_lib.study.progress import StepProgress
+from gan_lib.study.runspec import PARAM_FIELDS, RunSpec, run_state
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +54,10 @@ def execute_run(spec: RunSpec, runs_root: Path, results_root: Path, output_root:
 def record_failed_run(spec: RunSpec, message: str, runs_root: Path, results_root: Path) -> str:
     """Write the run's rows as failed, with the step it reached and why; returns the message recorded.
     Evaluations it finished before failing are kept (marked failed)."""
-    from gan_lib.provenance import read_starts
-    from gan_lib.results import make_rows, run_path, write_rows
-    from gan_lib.run_dir import trained_weights
-    from gan_lib.training import read_status
+    from gan_lib.checkpoint import trained_weights
+    from gan_lib.report.results import make_rows, run_path, write_rows
+    from gan_lib.training.run_dir import read_status
+    from gan_lib.training.provenance import read_starts
 
     run_dir = runs_root / spec.study / spec.run_id
     status = read_status(run_dir)
@@ -176,7 +174,7 @@ def grid(study: str, preset: str, datasets: list[str], variants: list[str], seed
 
 def check_sources(specs: list[RunSpec]) -> None:
     """Before anything trains: every transfer source exists (else one line saying how to get it)."""
-    from gan_lib.models import find_source
+    from gan_lib.models.build import find_source
 
     for source in sorted({spec.config().transfer_source for spec in specs if VARIANTS[spec.variant].transfer}):
         find_source(source)
@@ -279,7 +277,7 @@ def make_executor(args: argparse.Namespace) -> Executor:
     if args.jobs is not None:
         raise UserError("--jobs is only for --executor local; on Ray the cluster's free resources decide how "
                         "many runs go at once (see --cpus-per-run, --gpus-per-run)")
-    from gan_lib.ray_executor import RayExecutor
+    from gan_lib.study.ray_executor import RayExecutor
 
     return RayExecutor(**{RAY_FLAGS[flag]: value for flag, value in given.items()})
 
@@ -361,8 +359,8 @@ def _check_committed(base: str, specs: list[RunSpec], results_root: Path) -> Non
 
 
 def _print_comparison(base: str, study: str, results_root: Path) -> None:
-    from gan_lib.report import compare_studies
-    from gan_lib.results import read_results
+    from gan_lib.report.results import read_results
+    from gan_lib.report.tables import compare_studies
 
     table = compare_studies(read_results(results_root, base), read_results(results_root, study))
     if table.empty:
@@ -371,6 +369,3 @@ def _print_comparison(base: str, study: str, results_root: Path) -> None:
     print(f"committed ({base}) vs reproduced ({study}), final evaluation of each cell:")
     print(table.to_string(index=False))
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

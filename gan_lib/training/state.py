@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 
-from gan_lib.biggan import Discriminator
 from gan_lib.config import Config
-from gan_lib.miner import Sampler
+from gan_lib.models.biggan import Discriminator
+from gan_lib.models.miner import Sampler
 
 
 @dataclass

@@ -22,7 +22,7 @@ def render_report(study: str, results_root: Path, output_root: Path) -> Path:
     import nbformat
 
     from gan_lib.notebooks import execute_notebook
-    from gan_lib.report import study_outputs
+    from gan_lib.report.tables import study_outputs
 
     out = output_root / study / "report.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)

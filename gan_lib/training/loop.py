@@ -8,10 +8,9 @@ again on the same folder; on the CPU a resumed run ends bit-identical to an unin
 Everything random in training draws from two generators seeded by `train_seed` (model init aside): one on the
 CPU for the order of the data, one on the device for latents, labels and augmentation. Both are checkpointed.
 
-Beside the loop: `train_state` (what a step touches, and its checkpoint form), `models` (G, D and the miner, from
-scratch or from the source model), `run_dir` (config.json, status.json, scalars.csv, checkpoints, weights.pt) and
-`monitor` (evaluations on schedule, scalars per log window, divergence checks). Their names are importable from
-here too, as they always were.
+Beside the loop: `state` (what a step touches, and its checkpoint form), `gan_lib.models.build` (G, D and the
+miner, from scratch or from the source model), `run_dir` (config.json, status.json, scalars.csv, checkpoints,
+weights.pt) and `monitor` (evaluations on schedule, scalars per log window, divergence checks).
 """
 
 from __future__ import annotations
@@ -28,28 +27,17 @@ import torch
 from tqdm.auto import tqdm
 
 from gan_lib import checkpoint as ckpt
-from gan_lib.augment import ada_update, adaptive_augment, diff_augment, flip_translate
 from gan_lib.config import Config
 from gan_lib.data import load_dataset
 from gan_lib.errors import UserError
-from gan_lib.losses import D_LOSSES, G_LOSSES, consistency
-from gan_lib.miner import Sampler
-from gan_lib.models import ARCH_FIELDS, build_gan, build_models, load_sampler, load_source
-from gan_lib.monitor import (DivergenceError, check_losses, check_weights, d_diagnostics, eval_sampler, evaluate_state,
-                             log_scalars, record_evaluation)
-from gan_lib.provenance import record_start
-from gan_lib.run_dir import (SCALARS, WEIGHTS, Checkpointer, export_weights, exported_weights, prepare_run_dir,
-                             read_status, slim_run, trained_weights, write_scalars, write_status)
-from gan_lib.train_state import TrainState
-
-# The loop, and the run's bookkeeping that has always been importable from here (`training.load_sampler`, ...).
-__all__ = [
-    "ARCH_FIELDS", "D_LOSSES", "SCALARS", "WEIGHTS", "DivergenceError", "TrainState", "autocast", "build_gan",
-    "build_models", "check_losses", "check_weights", "d_diagnostics", "d_step", "eval_sampler", "evaluate_state",
-    "export_weights", "exported_weights", "g_step", "init_state", "load_sampler", "load_source", "log_scalars",
-    "next_real_batch", "prepare_run_dir", "read_status", "resolve_device", "sample_latents", "set_stage", "train",
-    "train_step", "trained_weights", "update_ema", "write_scalars", "write_status",
-]
+from gan_lib.models.build import build_models
+from gan_lib.models.miner import Sampler
+from gan_lib.training.augment import ada_update, adaptive_augment, diff_augment, flip_translate
+from gan_lib.training.losses import D_LOSSES, G_LOSSES, consistency
+from gan_lib.training.monitor import DivergenceError, check_losses, d_diagnostics, log_scalars, record_evaluation
+from gan_lib.training.provenance import record_start
+from gan_lib.training.run_dir import Checkpointer, prepare_run_dir, slim_run, write_status
+from gan_lib.training.state import TrainState
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +224,7 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
     cfg = cfg.for_dataset_size(len(dataset))
     prepare_run_dir(cfg, run_dir)
     saved = ckpt.load_latest(run_dir)
-    exported = exported_weights(run_dir) if saved is None else None
+    exported = ckpt.exported_weights(run_dir) if saved is None else None
     if exported is not None and exported["step"] >= cfg.opt_steps:
         return list(exported["rows"])  # finished and exported: nothing to do
     s = init_state(cfg, dataset.images, dataset.labels, n_classes=max(1, len(dataset.class_names)))

@@ -1,4 +1,4 @@
-"""Tables and figures of the report, built only from the results table (`gan_lib.results`) and the images the
+"""Tables and figures of the report, built only from the results table (`gan_lib.report.results`) and the images the
 runs saved under `results/figures/`."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ matplotlib.use("Agg") if not matplotlib.get_backend().lower().startswith(("modul
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
-from scipy import stats  # noqa: E402
 from PIL import Image  # noqa: E402
+from scipy import stats  # noqa: E402
 
 from gan_lib.config import ADA_R_T_TARGET, VARIANTS  # noqa: E402
 from gan_lib.paths import REPO_ROOT  # noqa: E402
-from gan_lib.provenance import cpu_capabilities, environments  # noqa: E402
+from gan_lib.training.provenance import cpu_capabilities, environments  # noqa: E402
 
 # The original study's one published number (Kjellberg 2021): not rerun here, shown for reference only.
 PUBLISHED = pd.DataFrame([{"dataset": "lsun-bedroom-1000", "variant": "tl+da", "setting": "128 px, 150 epochs",
@@ -72,7 +72,7 @@ def baseline_rows(results_root: Path, df: pd.DataFrame) -> pd.DataFrame:
     """The rows a study of new variants is compared against: those of the default study of its preset (the study
     named after the preset, e.g. `laptop`), for the variants this study lacks, on the datasets and seeds it ran and at
     the same length. Empty for the default study itself, or when there is no such study."""
-    from gan_lib.results import read_results
+    from gan_lib.report.results import read_results
 
     if df.empty or df.preset.nunique() != 1 or df.preset.iloc[0] in set(df.study):
         return df.iloc[:0]
@@ -337,15 +337,18 @@ def save(fig: plt.Figure | None, path: Path) -> Path | None:
 
 class Figures:
     """Numbered figures with captions: each is saved under the study's figure folder and shown with its caption
-    as the image's alt text."""
+    as the image's alt text. The report links each PNG by its path relative to `link_from` (the folder of the
+    rendered HTML, `results/reports/`) instead of embedding it, so a re-render adds no copy of the images to git.
+    The executed notebook (`papermill_runs/<study>/`) lies as deep under the repository, so the links resolve
+    from it too."""
 
-    def __init__(self, folder: Path):
-        self.folder, self.count = Path(folder), 0
+    def __init__(self, folder: Path, link_from: Path):
+        self.folder, self.link_from, self.count = Path(folder), Path(link_from), 0
 
     def show(self, fig: plt.Figure | Path | None, name: str, caption: str) -> Path | None:
         """Save `fig` (or take the PNG at a path) and show it as a numbered <figure> with its caption."""
-        import base64
         import html
+        import os
         import re
 
         from IPython.display import HTML, display
@@ -356,10 +359,12 @@ class Figures:
         if not isinstance(fig, Path):
             plt.close(fig)
         self.count += 1
-        data = base64.b64encode(Path(path).read_bytes()).decode()
+        # Up to two folders above the HTML, then down: from results/reports/ and papermill_runs/<study>/ alike.
+        top = self.link_from.parent.parent
+        src = html.escape(f"../../{Path(os.path.relpath(path, top)).as_posix()}")
         text = html.escape(caption)
         alt, shown = text.replace("`", ""), re.sub(r"`([^`]*)`", r"<code>\1</code>", text)
-        display(HTML(f'<figure><img src="data:image/png;base64,{data}" alt="Figure {self.count}: {alt}" '
+        display(HTML(f'<figure><img src="{src}" alt="Figure {self.count}: {alt}" '
                      f'style="max-width:100%"><figcaption><b>Figure {self.count}.</b> {shown}</figcaption></figure>'))
         return path
 

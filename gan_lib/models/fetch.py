@@ -1,7 +1,7 @@
 """Fetch the released BigGAN-PyTorch 128x128 ImageNet checkpoint (Brock et al. 2018, ajbrock/BigGAN-PyTorch: the
 "138k" checkpoint that MineGAN, Wang et al. 2019, fine-tunes) into the folder the `paper` preset transfers from.
 
-    python -m gan_lib.fetch biggan-128 [--sha256 HEX] [--from ZIP] [--url URL] [--dest DIR] [--force]
+    python -m gan_lib.models.fetch biggan-128 [--sha256 HEX] [--from ZIP] [--url URL] [--dest DIR] [--force]
 
 The archive is downloaded over HTTP into `cache_dir()/downloads/<archive>.part` with Range requests, so an
 interrupted download resumes where it stopped; tqdm shows the progress. Its sha256 is checked against the pinned
@@ -53,7 +53,7 @@ class Release:
     urls: tuple[str, ...]
     archive: str                 # file name of the archive (the download's name in the cache)
     sha256: str | None           # None: no published digest (see the module docstring)
-    config: dict[str, Any]       # BigGAN-PyTorch option names, as `gan_lib.pretrained` reads them
+    config: dict[str, Any]       # BigGAN-PyTorch option names, as `gan_lib.models.pretrained` reads them
     page: str = ""               # where a person can download it by hand
     required: tuple[str, ...] = ("G_ema.pth", "D.pth")
     optional: tuple[str, ...] = ("G.pth",)
@@ -166,7 +166,7 @@ def _members(archive: zipfile.ZipFile, release: Release) -> dict[str, zipfile.Zi
 def install(archive_path: Path, release: Release, dest: Path, provenance: dict[str, Any]) -> Path:
     """Unpack the checkpoint files of `archive_path` and write `config.json` into a temporary folder beside
     `dest`, load it (names and shapes checked), then move it to `dest` (replacing an older install)."""
-    from gan_lib.pretrained import load_biggan_pytorch
+    from gan_lib.models.pretrained import load_biggan_pytorch
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.new-"))
@@ -234,7 +234,7 @@ def fetch(release: Release = BIGGAN_128, dest: str | Path | None = None, *, sha2
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gan_lib.fetch", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m gan_lib.models.fetch", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", choices=sorted(RELEASES), help="which release")
     parser.add_argument("--dest", type=Path, help="folder to install into (default: where the paper preset looks)")

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 
 from gan_lib.evaluation import evaluate
-from gan_lib.miner import Sampler
+from gan_lib.models.miner import Sampler
 
 if TYPE_CHECKING:
-    from gan_lib.train_state import TrainState
+    from gan_lib.training.state import TrainState
 
 log = logging.getLogger(__name__)
 

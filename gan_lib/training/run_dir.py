@@ -17,11 +17,10 @@ import torch
 from gan_lib import checkpoint as ckpt
 from gan_lib.config import Config, load_config
 from gan_lib.errors import UserError
-from gan_lib.monitor import check_weights
-from gan_lib.train_state import TrainState
+from gan_lib.training.monitor import check_weights
+from gan_lib.training.state import TrainState
 
 SCALARS = "scalars.csv"  # per-step scalars of a run (see monitor.log_scalars)
-WEIGHTS = "weights.pt"  # a finished run's exported weights: what transfer and sampling need, no optimizer state
 
 
 def write_status(run_dir: Path, status: str, step: int, message: str = "") -> None:
@@ -57,18 +56,6 @@ def write_scalars(run_dir: Path, scalars: list[dict[str, float]]) -> None:
     ckpt.atomic_write_bytes(run_dir / SCALARS, out.getvalue().encode())
 
 
-def exported_weights(run_dir: str | Path) -> dict[str, Any] | None:
-    """The run's exported `weights.pt`, or None if there is none."""
-    path = Path(run_dir) / WEIGHTS
-    return ckpt.read_checkpoint(path) if path.exists() else None
-
-
-def trained_weights(run_dir: str | Path) -> dict[str, Any] | None:
-    """The newest checkpoint of a run, else its exported `weights.pt`, else None."""
-    state = ckpt.load_latest(run_dir)
-    return state if state is not None else exported_weights(run_dir)
-
-
 def export_weights(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write `weights.pt` (G, EMA G, miner, D, rows; no optimizer state) and config.json to `out_dir`."""
     run_dir, out_dir = Path(run_dir), Path(out_dir or run_dir)
@@ -80,11 +67,11 @@ def export_weights(run_dir: str | Path, out_dir: str | Path | None = None) -> Pa
     weights["G"], weights["miner"] = state["G_ema"], state["miner_ema"]  # the EMA weights stand for both
     buffer = io.BytesIO()
     torch.save({"format": ckpt.FORMAT, **weights}, buffer)
-    ckpt.atomic_write_bytes(out_dir / WEIGHTS, buffer.getvalue())
+    ckpt.atomic_write_bytes(out_dir / ckpt.WEIGHTS, buffer.getvalue())
     if out_dir != run_dir:
         for name in ("config.json", "status.json"):
             ckpt.atomic_write_bytes(out_dir / name, (run_dir / name).read_bytes())
-    return out_dir / WEIGHTS
+    return out_dir / ckpt.WEIGHTS
 
 
 def slim_run(run_dir: str | Path) -> Path:
@@ -93,9 +80,9 @@ def slim_run(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     state = ckpt.load_latest(run_dir)
     if state is None:
-        if exported_weights(run_dir) is None:
+        if ckpt.exported_weights(run_dir) is None:
             raise UserError(f"{run_dir} has neither a checkpoint nor weights.pt")
-        return run_dir / WEIGHTS
+        return run_dir / ckpt.WEIGHTS
     steps = load_config(run_dir / "config.json").opt_steps
     if state["step"] < steps:
         raise UserError(f"{run_dir} stopped at step {state['step']} of {steps}; its checkpoints are needed to "
@@ -104,12 +91,12 @@ def slim_run(run_dir: str | Path) -> Path:
     for key in ("G_ema", "D", "miner_ema"):
         a, b = state[key] or {}, back[key] or {}
         if a.keys() != b.keys() or not all(torch.equal(a[k], b[k]) for k in a):
-            raise UserError(f"{run_dir / WEIGHTS} does not hold the checkpoint's {key}; the checkpoints are kept")
+            raise UserError(f"{run_dir / ckpt.WEIGHTS} does not hold the checkpoint's {key}; the checkpoints are kept")
     if back["step"] != state["step"] or len(back["rows"]) != len(state["rows"]):
-        raise UserError(f"{run_dir / WEIGHTS} does not match the checkpoint's step and rows; the checkpoints are kept")
+        raise UserError(f"{run_dir / ckpt.WEIGHTS} does not match the checkpoint's step and rows; the checkpoints are kept")
     for name in (f".{ckpt.CHECKPOINT}.new", ckpt.CHECKPOINT, ckpt.PREVIOUS):
         (run_dir / name).unlink(missing_ok=True)
-    return run_dir / WEIGHTS
+    return run_dir / ckpt.WEIGHTS
 
 
 class Checkpointer:

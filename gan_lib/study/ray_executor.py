@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gan_lib.errors import UserError
-from gan_lib.executors import Outcome, RunFolders
+from gan_lib.study.executors import Outcome, RunFolders
 
 if TYPE_CHECKING:
-    from gan_lib.runspec import RunSpec
+    from gan_lib.study.runspec import RunSpec
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gan_lib.biggan import Discriminator, Generator
 from gan_lib.errors import UserError
+from gan_lib.models.biggan import Discriminator, Generator
 
 CONFIG_KEYS = ("resolution", "G_ch", "D_ch", "G_attn", "D_attn", "hier", "dim_z", "shared_dim", "n_classes",
                "SN_eps", "BN_eps", "D_wide")

@@ -9,13 +9,14 @@ from typing import Any, Sequence
 
 import torch
 
-from gan_lib import evaluation, plots
+from gan_lib import evaluation
 from gan_lib.config import TRUNCATION_SAMPLES, Config
-from gan_lib.models import load_sampler
-from gan_lib.provenance import read_starts
-from gan_lib.results import make_rows, run_path, scalars_path, write_rows, write_scalars_table
-from gan_lib.run_dir import SCALARS
-from gan_lib.training import resolve_device
+from gan_lib.models.build import load_sampler
+from gan_lib.report import plots
+from gan_lib.report.results import make_rows, run_path, scalars_path, write_rows, write_scalars_table
+from gan_lib.training.loop import resolve_device
+from gan_lib.training.provenance import read_starts
+from gan_lib.training.run_dir import SCALARS
 
 log = logging.getLogger(__name__)
 MEMORIZATION_SAMPLES = 64  # at most; never more than the evaluation sample count

@@ -1,5 +1,5 @@
 """Where a study's runs execute: on this machine, `jobs` at a time (`LocalExecutor`), or as tasks on a Ray cluster
-(`gan_lib.ray_executor.RayExecutor`).
+(`gan_lib.study.ray_executor.RayExecutor`).
 
 An executor hands each run to `folders.execute(spec, env)` with the environment the run's notebook kernel gets, and
 yields (spec, outcome) as runs end: 'ok' or the reason recorded for a failed run. Nothing changes the process's
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from gan_lib.errors import UserError
 
 if TYPE_CHECKING:
-    from gan_lib.runspec import RunSpec
+    from gan_lib.study.runspec import RunSpec
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 with 95 % intervals, and the findings in words. The report notebook and the README's generated blocks both use
 these, so no number in the prose is typed by hand.
 
-    python -m gan_lib.findings readme [--check]   # rewrite (or check) the README's generated blocks
+    python -m gan_lib.report readme [--check]   # rewrite (or check) the README's generated blocks
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from gan_lib import report
 from gan_lib.config import ADA_R_T_TARGET
 from gan_lib.errors import cli_errors
 from gan_lib.paths import REPO_ROOT, results_dir
-from gan_lib.results import read_results, read_scalars
+from gan_lib.report import tables as report
+from gan_lib.report.results import read_results, read_scalars
 
 # (variant, baseline): what each comparison asks; those whose variants a study holds are shown.
 QUESTION = {("tl", "scratch"): "transfer vs scratch", ("tl+da", "tl"): "DiffAugment on top of transfer",
@@ -356,30 +356,36 @@ def render_readme(text: str, results_root: Path) -> str:
 
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gan_lib.findings", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m gan_lib.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["readme"])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the README's blocks are out of date")
-    parser.add_argument("--readme", default=str(REPO_ROOT / "README.md"))
+    parser.add_argument("--check", action="store_true", help="exit 1 if a document's blocks are out of date")
+    parser.add_argument("--readme", nargs="+", default=None, metavar="FILE",
+                        help="the documents to update (default: README.md and docs/*.md)")
     parser.add_argument("--results-root", default=None, help="default: results/")
     args = parser.parse_args(argv)
-    path = Path(args.readme)
-    text = path.read_text()
-    new = render_readme(text, Path(args.results_root) if args.results_root else results_dir())
-    if args.check:
+    root = Path(args.results_root) if args.results_root else results_dir()
+    stale = 0
+    for path in [Path(p) for p in args.readme] if args.readme else documents():
+        text = path.read_text()
+        new = render_readme(text, root)
+        if args.check:
+            if new != text:
+                print(f"{path}: generated blocks are out of date; run `python -m gan_lib.report readme`",
+                      file=sys.stderr)
+                stale += 1
+            continue
         if new != text:
-            print(f"{path}: generated blocks are out of date; run `python -m gan_lib.findings readme`",
-                  file=sys.stderr)
-            return 1
-        print(f"{path}: generated blocks match the results")
-        return 0
-    if new != text:
-        from gan_lib.files import atomic_write_bytes
+            from gan_lib.files import atomic_write_bytes
 
-        atomic_write_bytes(path, new.encode())
-    print(f"{path}: {len(BLOCK.findall(text))} generated blocks {'updated' if new != text else 'already current'}")
-    return 0
+            atomic_write_bytes(path, new.encode())
+        print(f"{path}: {len(BLOCK.findall(text))} generated blocks {'updated' if new != text else 'already current'}")
+    if args.check and not stale:
+        print("generated blocks match the results")
+    return 1 if stale else 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def documents() -> list[Path]:
+    """The files with generated blocks: the README and every page under docs/."""
+    return [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+

@@ -1,7 +1,7 @@
 """BigGAN generator and projection discriminator (Brock et al. 2018), as BigGAN-PyTorch builds them.
 
 The architecture comes from per-resolution tables of channel multipliers; module and tensor names match
-BigGAN-PyTorch, so its checkpoints load with `load_state_dict` (see `gan_lib.pretrained`).
+BigGAN-PyTorch, so its checkpoints load with `load_state_dict` (see `gan_lib.models.pretrained`).
 Images are float NCHW in [-1, 1].
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gan_lib.layers import Attention, DBlock, GBlock, OutputBN, SNConv2d, SNEmbedding, SNLinear
+from gan_lib.models.layers import Attention, DBlock, GBlock, OutputBN, SNConv2d, SNEmbedding, SNLinear
 
 # Channel multipliers per block, by output resolution (BigGAN-PyTorch's G_arch / D_arch).
 G_ARCH = {

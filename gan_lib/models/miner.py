@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gan_lib.biggan import Generator
+from gan_lib.models.biggan import Generator
 
 
 class Miner(nn.Module):

@@ -21,7 +21,7 @@ class StepProgress:
 
         from tqdm.auto import tqdm
 
-        from gan_lib.run_dir import read_status
+        from gan_lib.training.run_dir import read_status
 
         started, shown, bar = time.time(), None, None
         while not self.stop.wait(self.every):
