@@ -27,7 +27,7 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from gan_lib.paths import REPO_ROOT
-from gan_lib.report import findings
+from gan_lib.report import conclusions, findings, spread
 from gan_lib.report import tables as report
 from gan_lib.report.results import read_results, read_scalars
 
@@ -63,6 +63,12 @@ display(Markdown(f"**Study `{study}`**: {df.run_id.nunique()} runs ({len(final)}
                  f"{', '.join(map(str, sorted(df.train_seed.unique())))}."))
 
 # %%
+section("The thesis's conclusions", "Each of the thesis's six conclusions with the verdict that the rows of every "
+        "committed study give it (confirmed, contradicted, mixed, not resolved, not tested here), and the evidence "
+        "(study, budget, dataset, seed-paired gap with its 95 % interval, seeds).")
+display(Markdown(conclusions.conclusions_markdown(root)))
+
+# %%
 if not final.empty:
     section("Findings", "Computed from the tables below; a gap counts as resolved when its 95 % paired t interval "
             "over seeds excludes zero." + joined)
@@ -73,7 +79,7 @@ methods = report.methods_table(df)
 if not methods.empty:
     section("Methods", "The variants in these results (from `gan_lib.config.VARIANTS`; \"default study\": one "
             "of the thesis's four), then the settings of each dataset x variant.")
-    display(table(report.variants_table(df.variant.unique())), table(methods, index=True))
+    display(table(report.variants_table(df.variant.unique()), index=True), table(methods, index=True))
 sources = report.source_scores(df)
 if not sources.empty:
     display(Markdown("**Source model** (the transfer variants' starting point), scored against its own "
@@ -103,6 +109,12 @@ if not final.empty:
             "Final FID of each variant minus its baseline's, paired by seed (same evaluation latents); negative "
             "means better than the baseline.")
     display(Markdown(findings.gaps_markdown(df, baseline)))
+    section("Does a method change the seed-to-seed spread?",
+            "Standard deviation of the final FID over seeds for each variant and its baseline, and the "
+            "Brown–Forsythe test (Levene's, centred on the median) of whether they differ; with few seeds it "
+            "resolves only large differences.")
+    display(Markdown(spread.spread_markdown(pd.concat([df, baseline]) if len(baseline) else df,
+                                            findings.own_comparisons(df))))
 
 # %%
 if report.train_rows(df).step.nunique() > 1:

@@ -11,15 +11,16 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import NamedTuple
 
 import pandas as pd
 
-from gan_lib.config import ADA_R_T_TARGET
 from gan_lib.errors import cli_errors
 from gan_lib.paths import REPO_ROOT, results_dir
 from gan_lib.report import tables as report
+from gan_lib.report.conclusions import conclusions_markdown
+from gan_lib.report.overfitting import OVERFIT_R_T, LateDiagnostics, late_diagnostics
 from gan_lib.report.results import read_results, read_scalars
+from gan_lib.report.spread import spread_markdown
 
 # (variant, baseline): what each comparison asks; those whose variants a study holds are shown.
 QUESTION = {("tl", "scratch"): "transfer vs scratch", ("tl+da", "tl"): "DiffAugment on top of transfer",
@@ -209,46 +210,21 @@ THESIS_READINGS = {
 }
 
 
-OVERFIT_R_T = ADA_R_T_TARGET
-
-
-class LateDiagnostics(NamedTuple):
-    """A dataset x variant's diagnostics over the last quarter of training (means over seeds), and the epoch from
-    which its smoothed r_t stays above OVERFIT_R_T (None: never)."""
-    r_t: float
-    d_accuracy: float
-    aug_p: float | None
-    onset: float | None
-
-
 def diagnostics_markdown(df: pd.DataFrame, scalars: pd.DataFrame) -> str:
     """What the r_t curves say per dataset x variant (mean over seeds): r_t over the first and the last quarter of
     training, the first epoch at which it stays above ADA's target, D's accuracy over the last quarter, and where a
     run adapts its augmentation (ADA) the probability p over the last quarter."""
-    if scalars.empty:
+    late = late_diagnostics(df, scalars)
+    if not late:
         return "_No per-step diagnostics recorded for this study._"
-    runs = df.drop_duplicates("run_id")[["run_id", "dataset", "variant"]]
-    s = scalars.merge(runs, on="run_id")
-    ada = "aug_p" in s and s.aug_p.notna().any()
+    ada = any(d.aug_p is not None for d in late.values())
     lines = [f"| dataset | variant | r_t, first quarter | r_t, last quarter | D accuracy, last quarter | "
              f"epoch r_t stays > {OVERFIT_R_T} |" + (" ADA's p, last quarter |" if ada else "") + " seeds |",
              "|---|---|---|---|---|---|" + ("---|" if ada else "") + "---|"]
-    order = {v: i for i, v in enumerate(report.variant_order(s.variant))}
-    late: dict[tuple[str, str], LateDiagnostics] = {}
-    for (dataset, variant), g in sorted(s.groupby(["dataset", "variant"]), key=lambda kv: (kv[0][0],
-                                                                                           order.get(kv[0][1], 99))):
-        curve = g.groupby("epoch")[["r_t", "d_accuracy"] + (["aug_p"] if ada else [])].mean().sort_index()
-        last_epoch = curve.index.max()
-        first_q, last_q = curve[curve.index <= last_epoch / 4], curve[curve.index > 3 * last_epoch / 4]
-        above = report.smoothed(curve.r_t) > OVERFIT_R_T
-        stays = above[::-1].cummin()[::-1].astype(bool)  # True from where r_t rose above the target for good
-        onset = stays.index[stays].min() if stays.any() else None
-        p = (f" {last_q.aug_p.mean():.2f} |" if last_q.aug_p.notna().any() else " — |") if ada else ""
-        lines.append(f"| {dataset} | {variant} | {_r(first_q.r_t.mean())} | {_r(last_q.r_t.mean())} | "
-                     f"{last_q.d_accuracy.mean():.2f} | {'never' if onset is None else f'{onset:.0f}'} |{p} "
-                     f"{g.run_id.nunique()} |")
-        late[dataset, variant] = LateDiagnostics(last_q.r_t.mean(), last_q.d_accuracy.mean(),
-                                                 last_q.aug_p.mean() if ada else None, onset)
+    for (dataset, variant), d in late.items():
+        p = (" — |" if d.aug_p is None or pd.isna(d.aug_p) else f" {d.aug_p:.2f} |") if ada else ""
+        lines.append(f"| {dataset} | {variant} | {_r(d.r_t_first)} | {_r(d.r_t)} | {d.d_accuracy:.2f} | "
+                     f"{'never' if d.onset is None else f'{d.onset:.0f}'} |{p} {d.seeds} |")
     gaps = all_gaps(df, [(w, wo) for w, wo, _ in OVERFIT_PAIRS])
     lines += _overfitting_words(late, {(g.dataset, g.variant, g.baseline): g for g in gaps.itertuples()})
     return "\n".join(lines)
@@ -268,7 +244,8 @@ def _overfitting_words(late: dict[tuple[str, str], LateDiagnostics], gaps: dict)
         for with_, without, method in OVERFIT_PAIRS:
             if (dataset, with_) not in late or (dataset, without) not in late:
                 continue
-            (r_w, a_w, _, _), (r_wo, a_wo, _, onset_wo) = late[dataset, with_], late[dataset, without]
+            w, wo = late[dataset, with_], late[dataset, without]
+            r_w, a_w, r_wo, a_wo, onset_wo = w.r_t, w.d_accuracy, wo.r_t, wo.d_accuracy, wo.onset
             lowers = r_w < r_wo - 0.05  # the method lowers r_t: D separates the training images less sharply
             reading = (f"{method} keeps D from separating the training images as sharply" if lowers else
                        f"D scores the real images more confidently with {method}" if r_w > r_wo + 0.05 else
@@ -279,7 +256,8 @@ def _overfitting_words(late: dict[tuple[str, str], LateDiagnostics], gaps: dict)
                             + _why(method, lowers, r_wo, onset_wo, g))
             out.append(f"- {dataset}, `{with_}` vs `{without}`: r_t over the last quarter {_r(r_w)} vs {_r(r_wo)}, "
                        f"D accuracy {a_w:.2f} vs {a_wo:.2f}: {reading}.")
-        for (d, variant), (r_t, _, p, _) in late.items():
+        for (d, variant), diag in late.items():
+            r_t, p = diag.r_t, diag.aug_p
             if d == dataset and p is not None and not pd.isna(p):
                 reading = ("r_t stayed under the target, so ADA hardly augmented" if p < 0.05 else
                            "ADA augmented, steering r_t towards the target")
@@ -310,8 +288,8 @@ def _why(method: str, lowers: bool, r_without: float, onset_without: float | Non
 
 
 # --------------------------------------------------------------------------------------------- README blocks
-BLOCK = re.compile(r"(<!-- generated: (?P<study>[\w.+-]+) (?P<kind>summary|gaps|findings|wall|budget|diagnostics) -->\n)(?P<body>.*?)"
-                   r"(<!-- end generated -->)", re.S)
+BLOCK = re.compile(r"(<!-- generated: (?P<study>[\w.+-]+) (?P<kind>summary|gaps|findings|wall|budget|diagnostics|"
+                   r"spread|conclusions) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
 
 
 def wall_markdown(df: pd.DataFrame, results_root: Path) -> str:
@@ -336,6 +314,8 @@ def render_readme(text: str, results_root: Path) -> str:
 
     def block(m: re.Match) -> str:
         study = m["study"]
+        if m["kind"] == "conclusions":  # every study's rows: `<!-- generated: all conclusions -->`
+            return m.group(1) + conclusions_markdown(results_root) + "\n" + m.group(5)
         if study not in cache:
             cache[study] = read_results(results_root, study)
         kind, df = m["kind"], cache[study]
@@ -347,6 +327,8 @@ def render_readme(text: str, results_root: Path) -> str:
             body = budget_markdown(df, read_results(results_root, BUDGET_BASELINE))
         elif kind == "diagnostics":
             body = diagnostics_markdown(df, read_scalars(results_root, study))
+        elif kind == "spread":
+            body = spread_markdown(_joined(df, report.baseline_rows(results_root, df)), own_comparisons(df))
         else:
             body = RENDER[kind](df, report.baseline_rows(results_root, df))
         return m.group(1) + body + "\n" + m.group(5)
