@@ -21,6 +21,10 @@ LOSSES = ("hinge", "ns")
 AUG_OPS = ("color", "translation", "cutout", "flip")
 DEVICES = ("auto", "cpu", "cuda")
 CKPT_KEEP = ("full", "weights")
+CR_TRANSFORMS = ("stacked", "clean", "paper")  # CR's recipes: see cr_transform
+MINER_KINDS = ("mixture", "minegan")  # see miner_kind
+D_BLOCKS = {16: 3, 32: 4, 64: 5, 128: 6}  # D's blocks per resolution (models.biggan.D_ARCH; a test keeps them equal)
+FREEZE_HALF = "half"  # a variant's d_freeze_blocks: half of D's blocks at the run's resolution
 DIFFAUGMENT_POLICY = "color,translation,cutout"
 ADA_POLICY = "flip,translation,color,cutout"  # ADA's order: geometric, then colour, then cutout
 ADA_R_T_TARGET = 0.6  # ADA's target for r_t = E[sign(D(x_real))]: above it D is taken to overfit (Karras et al. 2020)
@@ -66,7 +70,12 @@ class Config:
     transfer_source: str = ""  # run directory of our own source model, or a BigGAN-PyTorch checkpoint folder
     miner_stage1_steps: int = 0  # steps that train only miner and D (G frozen) before fine-tuning all
     miner_hidden: int = 256  # width of the miner MLP
-    miner_lr: float = 2e-4
+    miner_lr: float = 2e-4  # the mixture miner's; MineGAN's trains at G's (opt_g_lr), as its code does
+    # mixture: residual MLP on z (identity at the start) + a softmax mixture of the source classes' embeddings
+    #   (stays inside their convex hull); G in eval mode in stage 1.
+    # minegan: MineGAN's BigGAN miner (`Minor`): two stacks of spectrally normalised linear layers, z -> z' and
+    #   z -> a free class embedding, orthogonal init; G in train mode (batch statistics) in stage 1.
+    miner_kind: str = "mixture"
 
     # DiffAugment (Zhao et al. 2020) on real and fake images. "" = off.
     aug_policy: str = ""  # comma-separated ops of color, translation, cutout, flip, applied in the order named
@@ -78,6 +87,11 @@ class Config:
 
     # Consistency regularization (Zhang et al. 2019) on real images. 0 = off; the paper uses 10.
     cr_weight: float = 0.0
+    # What CR's penalty compares. stacked: D(T(DA(x))) with D(DA(x)), T = flip + zero-filled translation after
+    #   DiffAugment (DiffAugment-BigGAN's default flag); clean: D(x) with D(DA(x)) (the DiffAugment authors' DA+CR
+    #   scripts for limited data, CR_augment ""); paper: D(T'(x)) with D(x), T' = flip + reflection-padded
+    #   translation of the un-augmented reals (the CR paper, StudioGAN).
+    cr_transform: str = "stacked"
 
     # Optimization.
     opt_loss: str = "hinge"  # hinge | ns (non-saturating)
@@ -117,6 +131,11 @@ class Config:
     @property
     def uses_transfer(self) -> bool:
         return bool(self.transfer_source)
+
+    @property
+    def miner_learning_rate(self) -> float:
+        """The miner's Adam learning rate: `miner_lr`, or G's for MineGAN's miner (its code trains both at G's)."""
+        return self.opt_g_lr if self.miner_kind == "minegan" else self.miner_lr
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
@@ -158,7 +177,7 @@ def _problems(c: Config) -> list[str]:
                 if bool(want) != bool(c.transfer_source):
                     need = "needs a pretrained source (pass --pretrained DIR)" if want else "trains from scratch: drop the pretrained source"
                     out.append(f"variant {c.variant!r} {need}")
-            elif getattr(c, key) != want:
+            elif getattr(c, key) != (D_BLOCKS.get(c.data_resolution, 0) // 2 if want == FREEZE_HALF else want):
                 out.append(f"variant {c.variant!r} fixes {key}={want!r} but got {getattr(c, key)!r}; use variant 'custom' to mix settings")
     if c.data_resolution not in RESOLUTIONS:
         out.append(f"data_resolution must be one of {RESOLUTIONS}, got {c.data_resolution}")
@@ -188,6 +207,10 @@ def _problems(c: Config) -> list[str]:
         out.append("aug_ada_target is set but aug_policy is empty: ADA needs ops to apply with probability p")
     if c.d_freeze_blocks and not c.transfer_source:
         out.append("d_freeze_blocks is set but there is no transfer_source: FreezeD keeps pretrained blocks fixed")
+    if c.cr_transform not in CR_TRANSFORMS:
+        out.append(f"cr_transform must be one of {', '.join(CR_TRANSFORMS)}, got {c.cr_transform!r}")
+    if c.miner_kind not in MINER_KINDS:
+        out.append(f"miner_kind must be one of {', '.join(MINER_KINDS)}, got {c.miner_kind!r}")
     if c.cr_weight < 0:
         out.append(f"cr_weight must be zero (off) or positive, got {c.cr_weight}")
     if not 0 <= c.g_ema_decay < 1:
@@ -219,7 +242,8 @@ class Variant:
 
 
 # The method fields every variant fixes; a variant names only those it changes.
-METHOD_DEFAULTS: dict[str, Any] = {"aug_policy": "", "cr_weight": 0.0, "d_freeze_blocks": 0, "aug_ada_target": 0.0}
+METHOD_DEFAULTS: dict[str, Any] = {"aug_policy": "", "cr_weight": 0.0, "d_freeze_blocks": 0, "aug_ada_target": 0.0,
+                                   "cr_transform": "stacked", "miner_kind": "mixture"}
 
 # The study's variants, in the report's order. Adding a variant is one entry here: the config checks, the study
 # and train commands, the notebooks and the report all read this table.
@@ -231,13 +255,25 @@ VARIANTS: dict[str, Variant] = {
                      transfer=True, settings={"aug_policy": DIFFAUGMENT_POLICY}, default_study=True),
     "tl+da+cr": Variant("+ consistency regularization, λ = 10, flip + translation (Zhang et al. 2019)", transfer=True,
                         settings={"aug_policy": DIFFAUGMENT_POLICY, "cr_weight": 10.0}, default_study=True),
-    "tl+freezed": Variant("transfer with D's 2 lowest (input-side) blocks frozen: FreezeD (Mo et al. 2020)",
-                          transfer=True, settings={"d_freeze_blocks": 2}),
-    "tl+ada": Variant("transfer + adaptive augmentation: flip, translation, color, cutout, each with probability "
-                      "p steered by r_t towards 0.6 (ADA, Karras et al. 2020)", transfer=True,
-                      settings={"aug_policy": ADA_POLICY, "aug_ada_target": ADA_R_T_TARGET}),
+    "tl+freezed": Variant("transfer with the lower (input-side) half of D's blocks frozen, 2 of 4 at 32 px, 3 of 6 at "
+                          "128 px: FreezeD (Mo et al. 2020)", transfer=True, settings={"d_freeze_blocks": FREEZE_HALF}),
+    "tl+ada": Variant("transfer + ADA's p-controller (Karras et al. 2020) steering r_t towards 0.6, driving "
+                      "DiffAugment's ops (flip, integer translation, color, cutout), each with probability p; not "
+                      "ADA's own pipeline (rotations, scaling, fractional translation, ADA's colour transforms)",
+                      transfer=True, settings={"aug_policy": ADA_POLICY, "aug_ada_target": ADA_R_T_TARGET}),
     "scratch+da": Variant("DiffAugment (`color,translation,cutout`) without transfer (Zhao et al. 2020)",
                           settings={"aug_policy": DIFFAUGMENT_POLICY}),
+    # Ablations of the references' own recipes (README: faithful to the references)
+    "tl+da+cr-clean": Variant("`tl+da+cr` with the DiffAugment authors' DA+CR: the penalty between D on the "
+                              "DiffAugmented and on the clean reals", transfer=True,
+                              settings={"aug_policy": DIFFAUGMENT_POLICY, "cr_weight": 10.0, "cr_transform": "clean"}),
+    "tl+da+cr-paper": Variant("`tl+da+cr` with the CR paper's T: flip + reflection-padded translation of the "
+                              "un-augmented reals", transfer=True,
+                              settings={"aug_policy": DIFFAUGMENT_POLICY, "cr_weight": 10.0, "cr_transform": "paper"}),
+    "tl-minegan": Variant("`tl` through MineGAN's own BigGAN miner (SN linear stacks, a free class embedding, G's "
+                          "learning rate, G in train mode in stage 1)", transfer=True, settings={"miner_kind": "minegan"}),
+    "tl+da-minegan": Variant("`tl+da` through MineGAN's own BigGAN miner", transfer=True,
+                             settings={"aug_policy": DIFFAUGMENT_POLICY, "miner_kind": "minegan"}),
 }
 
 
@@ -313,6 +349,8 @@ def make_config(preset: str = "laptop", variant: str = "scratch", **overrides: A
         else:
             values[key] = want
     values.update(overrides)
+    if values.get("d_freeze_blocks") == FREEZE_HALF:
+        values["d_freeze_blocks"] = D_BLOCKS.get(values.get("data_resolution", 32), 0) // 2  # bad sizes fail below
     try:
         return Config(**values)
     except ValueError as err:

@@ -120,7 +120,7 @@ def test_readme_commands_on_a_fresh_clone_leave_git_status_clean(tmp_path):
     assert "$(PY) -m gan_lib.study --preset laptop\n" in (REPO / "Makefile").read_text()  # what `make study` runs
     out = run(*study, "--preset", "laptop")
     assert "nothing to train" in out and "study laptop: 0 trained, 8 skipped (already finished), 0 failed" in out
-    assert "gan_lib.study.grid --preset smoke --variants scratch" in readme
+    assert "gan_lib.study --preset smoke --variants scratch" in readme
     run(*study, "--preset", "smoke", "--variants", "scratch", "--datasets", "fluent-faces")
     assert "papermill_runs/manual/faces_tl.ipynb" in readme
     assert "papermill --execution-timeout 3600 notebooks/train_variant.ipynb" in readme  # a stall fails in an hour

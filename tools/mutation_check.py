@@ -48,13 +48,23 @@ MUTATIONS = {
                                   "direction = (r_t < target) - (r_t > target)"),
     "ADA ignores p (always augments)": ("adaptive_augment(x, s.cfg.aug_policy, s.aug_p, s.noise_gen)",
                                         "adaptive_augment(x, s.cfg.aug_policy, 1.0, s.noise_gen)"),
+    "CR clean recipe compares with the augmented reals": ('if recipe == "clean":\n        return [real]',
+                                                          'if recipe == "clean":\n        return [real_aug]'),
+    "CR paper recipe zero-fills its translation": ("flip_translate(real, gen, reflect=True)",
+                                                   "flip_translate(real, gen)"),
+    "CR paper recipe compares the wrong logits": ('(logits[2], logits[3]) if recipe == "paper"',
+                                                  '(logits[0], logits[2]) if recipe == "paper"'),
+    "MineGAN miner keeps G in eval mode in stage 1": ('stage == 2 or cfg.miner_kind == "minegan"', "stage == 2"),
+    "MineGAN miner at the mixture's learning rate": (
+        'self.opt_g_lr if self.miner_kind == "minegan" else self.miner_lr', "self.miner_lr"),
+    "FreezeD freezes a fixed 2 blocks": ("D_BLOCKS.get(values.get(\"data_resolution\", 32), 0) // 2", "2"),
     "ADA p not restored on resume": (
         'self.aug_p, self.ada_r_t = state.get("aug_p", 0.0), list(state.get("ada_r_t", []))', "pass"),
 }
 
 
 # The suite runs with -x: the files that test the methods go first, so a caught mutation stops early.
-FIRST = ["tests/test_methods.py", "tests/test_variants.py", "tests/test_resume.py", "tests/test_epochs_diagnostics.py", "tests/test_training.py"]
+FIRST = ["tests/test_methods.py", "tests/test_references.py", "tests/test_variants.py", "tests/test_resume.py", "tests/test_epochs_diagnostics.py", "tests/test_training.py"]
 
 
 def mutate(root: Path, snippet: str, replacement: str) -> Path:

@@ -15,7 +15,7 @@ from gan_lib.checkpoint import trained_weights
 from gan_lib.config import Config, load_config
 from gan_lib.errors import UserError
 from gan_lib.models.biggan import Discriminator, Generator
-from gan_lib.models.miner import Miner, Sampler
+from gan_lib.models.miner import Sampler, make_miner
 from gan_lib.paths import REPO_ROOT
 
 # Config fields that fix the architecture: a transfer source must agree on all of them.
@@ -30,8 +30,11 @@ def load_source(path: str | Path) -> tuple[Generator, Discriminator, dict[str, A
     state = trained_weights(path)
     if state is not None:
         src_cfg = load_config(path / "config.json")
-        g, d = build_gan(src_cfg, n_classes=state["n_classes"])
-        g.load_state_dict(state["G_ema"] if "G_ema" in state else state["G"])
+        g_state = state["G_ema"] if "G_ema" in state else state["G"]
+        # A finished transfer run keeps its source's class table in G and one class in D (its miner stays behind).
+        g, _ = build_gan(src_cfg, n_classes=g_state["shared.weight"].shape[0])
+        _, d = build_gan(src_cfg, n_classes=state["D"]["embed.weight"].shape[0])
+        g.load_state_dict(g_state)
         d.load_state_dict(state["D"])
         return g, d, {key: getattr(src_cfg, key) for key in ARCH_FIELDS}
     g, d = load_biggan_pytorch(path)
@@ -97,8 +100,7 @@ def build_models(cfg: Config, n_classes: int) -> tuple[Sampler, Discriminator]:
         d.embed.weight.copy_(target_row)
     d.n_classes = 1
     freeze_d_blocks(d, cfg.d_freeze_blocks)
-    miner = Miner(dim_z=g.dim_z, n_source_classes=g.n_classes, hidden=cfg.miner_hidden)
-    return Sampler(g, miner), d
+    return Sampler(g, build_miner(cfg, g)), d
 
 
 def load_sampler(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Config, Sampler]:
@@ -121,4 +123,10 @@ def _transfer_shell(cfg: Config, state: dict[str, Any]) -> tuple[Sampler, None]:
     """A sampler with the right shapes for a transfer run's checkpoint, built without reading the source."""
     n_source = state["G"]["shared.weight"].shape[0]
     g, _ = build_gan(cfg, n_source)
-    return Sampler(g, Miner(dim_z=g.dim_z, n_source_classes=n_source, hidden=cfg.miner_hidden)), None
+    return Sampler(g, build_miner(cfg, g)), None
+
+
+def build_miner(cfg: Config, g: Generator) -> torch.nn.Module:
+    """The run's miner (`cfg.miner_kind`) in front of source generator `g`."""
+    return make_miner(cfg.miner_kind, dim_z=g.dim_z, n_source_classes=g.n_classes, shared_dim=g.shared_dim,
+                      hidden=cfg.miner_hidden, sn_eps=cfg.sn_eps)

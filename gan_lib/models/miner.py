@@ -1,9 +1,12 @@
 """The MineGAN miner (Wang et al. 2019, "MineGAN: effective knowledge transfer from GANs to target domains
-with few images") for a class-conditional BigGAN.
+with few images") for a class-conditional BigGAN, in two kinds (`Config.miner_kind`).
 
-The miner maps input noise u to the generator's latent z and to its class embedding. The embedding is a learned
-softmax mixture of the source classes' shared embeddings, so the miner can settle on one source class or on a
-region between classes. It starts as the identity on z and the uniform mixture over classes.
+A miner maps input noise u to the generator's latent z and to its class embedding. `Miner` (`mixture`, this
+project's default): the embedding is a learned softmax mixture of the source classes' shared embeddings, so it
+settles on one source class or a region between them, never outside their convex hull; it starts as the identity on
+z and the uniform mixture. `MineGANMiner` (`minegan`): MineGAN's BigGAN miner (`Minor` in its `BigGAN.py`), two
+stacks of spectrally normalised linear layers without activations between them, u -> z (4 layers) and u -> a
+free class embedding (4 layers), orthogonally initialised.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gan_lib.models.biggan import Generator
+from gan_lib.models.biggan import Generator, orthogonal_init
+from gan_lib.models.layers import SNLinear
 
 
 class Miner(nn.Module):
@@ -32,13 +36,36 @@ class Miner(nn.Module):
         return z, weights @ class_table
 
 
+class MineGANMiner(nn.Module):
+    """MineGAN's miner: u -> (z, embedding) through two stacks of SN linear layers; `class_table` is not used."""
+
+    def __init__(self, *, dim_z: int, shared_dim: int, depth: int = 4, sn_eps: float = 1e-6):
+        super().__init__()
+        self.dim_z = dim_z
+        self.z_net = nn.Sequential(*[SNLinear(dim_z, dim_z, eps=sn_eps) for _ in range(depth)])
+        self.embed_net = nn.Sequential(*[SNLinear(dim_z, dim_z, eps=sn_eps) for _ in range(depth - 1)],
+                                       SNLinear(dim_z, shared_dim, eps=sn_eps))
+        orthogonal_init(self)
+
+    def forward(self, u: torch.Tensor, class_table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.z_net(u), self.embed_net(u)
+
+
+def make_miner(kind: str, *, dim_z: int, n_source_classes: int, shared_dim: int, hidden: int,
+               sn_eps: float = 1e-6) -> nn.Module:
+    """The miner of `kind` (`Config.miner_kind`) for a source G with `n_source_classes` embeddings of `shared_dim`."""
+    if kind == "minegan":
+        return MineGANMiner(dim_z=dim_z, shared_dim=shared_dim, sn_eps=sn_eps)
+    return Miner(dim_z=dim_z, n_source_classes=n_source_classes, hidden=hidden)
+
+
 class Sampler(nn.Module):
     """What the study samples from: G alone, or G behind a miner. forward(z, y) -> images in [-1, 1].
 
     With a miner the target domain has one class and `y` is ignored.
     """
 
-    def __init__(self, generator: Generator, miner: Miner | None = None):
+    def __init__(self, generator: Generator, miner: nn.Module | None = None):
         super().__init__()
         self.generator = generator
         self.miner = miner

@@ -28,7 +28,14 @@ QUESTION = {("tl", "scratch"): "transfer vs scratch", ("tl+da", "tl"): "DiffAugm
             ("tl+freezed", "tl"): "FreezeD on top of transfer", ("tl+ada", "tl"): "ADA on top of transfer",
             ("tl+ada", "tl+da"): "adaptive vs always-on augmentation", ("scratch+da", "scratch"):
             "DiffAugment from scratch (the DiffAugment paper's setting)", ("scratch+da", "tl"):
-            "DiffAugment from scratch vs transfer"}
+            "DiffAugment from scratch vs transfer",
+            ("tl+da+cr-clean", "tl+da"): "CR as the DiffAugment authors run it (clean), on top of DiffAugment",
+            ("tl+da+cr-paper", "tl+da"): "CR as the CR paper runs it, on top of DiffAugment",
+            ("tl+da+cr-clean", "tl+da+cr"): "CR's clean recipe vs the stacked one",
+            ("tl+da+cr-paper", "tl+da+cr"): "CR's paper recipe vs the stacked one",
+            ("tl-minegan", "tl"): "MineGAN's own miner vs the mixture miner",
+            ("tl+da-minegan", "tl+da"): "MineGAN's own miner vs the mixture miner, with DiffAugment",
+            ("tl+da-minegan", "tl-minegan"): "DiffAugment on top of transfer, with MineGAN's miner"}
 COMPARISONS = list(QUESTION)
 # what a longer budget may change: transfer's lead, and the DA and CR gaps
 BUDGET_COMPARISONS = [("tl", "scratch"), ("tl+da", "tl"), ("tl+da+cr", "tl+da"), ("tl+da+cr", "tl")]

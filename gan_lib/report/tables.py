@@ -35,7 +35,8 @@ def variant_palette(present: Iterable[str]) -> dict[str, tuple]:
     """One colour per variant, fixed by its place in the variants table, so a variant keeps its colour in every
     figure and every study's report (others, e.g. 'custom', take the colours after the table's)."""
     names = list(VARIANTS) + sorted(set(present) - set(VARIANTS))
-    colours = dict(zip(names, sns.color_palette("tab10", len(names))))
+    # tab10, then tab20's light shades: 20 distinct colours, the first 10 as they always were
+    colours = dict(zip(names, sns.color_palette("tab10") + sns.color_palette("tab20")[1::2]))
     return {v: colours[v] for v in variant_order(present)}
 
 

@@ -48,13 +48,28 @@ def _shift(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
     return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
 
 
-def translation(x: torch.Tensor, gen: Generator = None, ratio: float = 0.125) -> torch.Tensor:
-    """Translate each image by up to `ratio` of its size in each direction, zero-filled."""
+def _reflected(index: torch.Tensor, size: int) -> torch.Tensor:
+    """Indices outside [0, size) mirrored back into it (reflection padding, the edge pixel not repeated)."""
+    return (size - 1) - ((size - 1) - index.abs()).abs()
+
+
+def _shift_reflect(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
+    """Move image i by (dy[i], dx[i]) whole pixels, filling with the image's own reflection."""
+    n, _, h, w = x.shape
+    rows = _reflected(torch.arange(h, device=x.device).view(1, h, 1) - dy.view(n, 1, 1), h)
+    cols = _reflected(torch.arange(w, device=x.device).view(1, 1, w) - dx.view(n, 1, 1), w)
+    batch = torch.arange(n, device=x.device).view(n, 1, 1)
+    return x.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+
+
+def translation(x: torch.Tensor, gen: Generator = None, ratio: float = 0.125, reflect: bool = False) -> torch.Tensor:
+    """Translate each image by up to `ratio` of its size in each direction, zero-filled (DiffAugment) or
+    reflection-padded (`reflect`, as the CR paper and StudioGAN translate)."""
     n, _, h, w = x.shape
     sy, sx = int(h * ratio + 0.5), int(w * ratio + 0.5)
     dy = torch.randint(-sy, sy + 1, (n,), device=x.device, generator=gen)
     dx = torch.randint(-sx, sx + 1, (n,), device=x.device, generator=gen)
-    return _shift(x, dy, dx)
+    return (_shift_reflect if reflect else _shift)(x, dy, dx)
 
 
 def cutout(x: torch.Tensor, gen: Generator = None, ratio: float = 0.5) -> torch.Tensor:
@@ -102,6 +117,7 @@ def ada_update(p: float, r_t: float, target: float, images: int, speed_images: i
     return min(1.0, max(0.0, p + direction * images / speed_images))
 
 
-def flip_translate(x: torch.Tensor, gen: Generator = None, ratio: float = 0.125) -> torch.Tensor:
-    """CR's transform T: a random horizontal flip, then a translation by up to `ratio` of the image."""
-    return translation(flip(x, gen), gen, ratio)
+def flip_translate(x: torch.Tensor, gen: Generator = None, ratio: float = 0.125, reflect: bool = False) -> torch.Tensor:
+    """CR's transform T: a random horizontal flip, then a translation by up to `ratio` of the image (zero-filled, or
+    reflection-padded with `reflect`)."""
+    return translation(flip(x, gen), gen, ratio, reflect)

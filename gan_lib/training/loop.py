@@ -51,10 +51,12 @@ def resolve_device(name: str) -> torch.device:
 
 
 def set_stage(sampler: Sampler, step: int, cfg: Config) -> int:
-    """MineGAN's schedule: stage 1 (G frozen, in eval mode) before `miner_stage1_steps`, then stage 2 (all)."""
+    """MineGAN's schedule: stage 1 (G frozen) before `miner_stage1_steps`, then stage 2 (all). In stage 1 G is in
+    eval mode (running BatchNorm statistics) with the `mixture` miner, in train mode (batch statistics) with
+    MineGAN's own, as its code runs it."""
     stage = 1 if sampler.miner is not None and step < cfg.miner_stage1_steps else 2
     sampler.generator.requires_grad_(stage == 2)
-    sampler.generator.train(stage == 2)
+    sampler.generator.train(stage == 2 or cfg.miner_kind == "minegan")
     return stage
 
 
@@ -77,7 +79,7 @@ def init_state(cfg: Config, images: np.ndarray, labels: np.ndarray, n_classes: i
     betas = (cfg.opt_beta1, cfg.opt_beta2)
     opt_g = torch.optim.Adam(sampler.generator.parameters(), cfg.opt_g_lr, betas, cfg.opt_adam_eps)
     opt_d = torch.optim.Adam([p for p in d.parameters() if p.requires_grad], cfg.opt_d_lr, betas, cfg.opt_adam_eps)
-    opt_miner = (torch.optim.Adam(sampler.miner.parameters(), cfg.miner_lr, betas, cfg.opt_adam_eps)
+    opt_miner = (torch.optim.Adam(sampler.miner.parameters(), cfg.miner_learning_rate, betas, cfg.opt_adam_eps)
                  if sampler.miner is not None else None)
     x = torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
     x = x.contiguous(memory_format=memory_format)
@@ -119,6 +121,23 @@ def augment(s: TrainState, x: torch.Tensor) -> torch.Tensor:
     return diff_augment(x, s.cfg.aug_policy, s.noise_gen)
 
 
+def cr_inputs(recipe: str, real: torch.Tensor, real_aug: torch.Tensor, gen: torch.Generator) -> list[torch.Tensor]:
+    """What D sees for CR's penalty beside the augmented real and fake batches (`Config.cr_transform`): `stacked`
+    T(DA(x)), T = flip + zero-filled translation; `clean` the un-augmented x (the DiffAugment authors' DA+CR);
+    `paper` x and T'(x), T' = flip + reflection-padded translation (the CR paper, on un-augmented reals)."""
+    if recipe == "stacked":
+        return [flip_translate(real_aug, gen)]
+    if recipe == "clean":
+        return [real]
+    return [real, flip_translate(real, gen, reflect=True)]
+
+
+def cr_logits(recipe: str, logits: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two logits CR's penalty compares: D(DA(x)) with D's logits on the CR input (`stacked`, `clean`), or
+    D(x) with D(T'(x)) (`paper`). `logits` is D's output split as [DA(x), DA(fake), *cr_inputs]."""
+    return (logits[2], logits[3]) if recipe == "paper" else (logits[0], logits[2])
+
+
 def d_step(s: TrainState) -> dict[str, torch.Tensor]:
     """One discriminator update on a real and a fake batch (one D call on both, as BigGAN-PyTorch does)."""
     cfg = s.cfg
@@ -129,8 +148,8 @@ def d_step(s: TrainState) -> dict[str, torch.Tensor]:
     real_aug = augment(s, real)
     inputs, labels = [real_aug, augment(s, fake)], [y_real, y_fake]
     if cfg.cr_weight:
-        inputs.append(flip_translate(real_aug, s.noise_gen))
-        labels.append(y_real)
+        extra = cr_inputs(cfg.cr_transform, real, real_aug, s.noise_gen)
+        inputs, labels = inputs + extra, labels + [y_real] * len(extra)
     with autocast(s):
         logits = s.D(torch.cat(inputs), torch.cat(labels)).float().split(len(real))
     loss = D_LOSSES[cfg.opt_loss](logits[0], logits[1])
@@ -138,7 +157,7 @@ def d_step(s: TrainState) -> dict[str, torch.Tensor]:
     if cfg.aug_ada_target:
         s.ada_r_t.append(out["r_t"])
     if cfg.cr_weight:
-        cr = consistency(logits[0], logits[2])
+        cr = consistency(*cr_logits(cfg.cr_transform, logits))
         loss = loss + cfg.cr_weight * cr
         out["cr_loss"] = cr.detach()
     s.opt_d.zero_grad(set_to_none=True)
