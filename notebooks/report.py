@@ -27,7 +27,7 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from gan_lib.paths import REPO_ROOT
-from gan_lib.report import conclusions, findings, spread
+from gan_lib.report import conclusions, fidelity, findings, spread
 from gan_lib.report import tables as report
 from gan_lib.report.results import read_results, read_scalars
 
@@ -102,6 +102,12 @@ if not final.empty:
     summary = report.summary_table(df)
     outputs["summary"].parent.mkdir(parents=True, exist_ok=True)
     report.format_summary(summary).to_csv(outputs["summary"])
+    section("Fidelity and diversity: precision, recall, density, coverage",
+            "Of each variant's final evaluation, in the same Inception features (Kynkäänniemi et al. 2019; Naeem et "
+            "al. 2020, with the authors' `prdc`): precision and density, how much of what G draws lies on the real "
+            "images' manifold; recall and coverage, how much of it G reaches. Mean ± sd over seeds; — for runs "
+            "trained before these were recorded.")
+    display(table(fidelity.prdc_table(df), index=True))
 
 # %%
 if not final.empty:

@@ -51,11 +51,11 @@ def test_the_paper_penalty_is_zero_for_images_its_transform_leaves_unchanged(smo
     """Constant images are invariant to flips and reflection-padded translation, not to zero-filled translation."""
     cfg = smoke("tl+da+cr", smoke_source, miner_stage1_steps=0)
     _, d = build_models(cfg, 1)
-    real = torch.full((4, 3, 16, 16), 0.5)
+    real, real_aug = torch.full((4, 3, 16, 16), 0.5), torch.full((4, 3, 16, 16), -0.5)  # DA: another constant
     gen = torch.Generator().manual_seed(0)
     penalties = {}
     for recipe in ("stacked", "paper"):
-        inputs = [real, real, *cr_inputs(recipe, real, real, gen)]
+        inputs = [real_aug, real_aug, *cr_inputs(recipe, real, real_aug, gen)]
         logits = d(torch.cat(inputs), torch.zeros(len(inputs) * 4, dtype=torch.long)).split(4)
         penalties[recipe] = consistency(*cr_logits(recipe, logits)).item()
     assert penalties["paper"] == 0.0 and penalties["stacked"] > 0.0

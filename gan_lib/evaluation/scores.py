@@ -27,6 +27,7 @@ from gan_lib.evaluation.features import (
     reference_features,
     reference_key,
 )
+from gan_lib.evaluation.manifold import prdc
 from gan_lib.evaluation.samples import SampleFn, generated_features
 
 if TYPE_CHECKING:
@@ -81,14 +82,15 @@ def fid_kid(feats_a: np.ndarray, feats_b: np.ndarray) -> dict[str, float]:
 def evaluate(sample_fn: SampleFn, *, dim_z: int, n_classes: int, dataset: ImageSet, num: int, seed: int,
              batch_size: int, device: str | torch.device, truncation: float = 0.0,
              extractor: FeatureExtractor | None = None) -> dict:
-    """FID and KID of `num` generated images (fixed latents of `seed`) against `dataset`.
+    """FID and KID of `num` generated images (fixed latents of `seed`) against `dataset`, and precision, recall,
+    density and coverage in the same features (`manifold.prdc`).
     `sample_fn(z, y)` returns images in [-1, 1]; put the generator in eval mode first."""
     t0 = time.perf_counter()
     extractor = extractor or inception_extractor(device)
     ref = reference_features(dataset, extractor)
     gen = generated_features(sample_fn, dim_z=dim_z, n_classes=n_classes, num=num, seed=seed,
                              batch_size=batch_size, device=device, extractor=extractor, truncation=truncation)
-    scores = fid_kid(gen, ref)
+    scores = {**fid_kid(gen, ref), **prdc(ref, gen)}
     return {**scores, "num_samples": int(num), "reference": reference_key(dataset), "reference_count": len(ref),
             "eval_seed": int(seed), "truncation": float(truncation), "extractor": extractor.name,
             "eval_seconds": round(time.perf_counter() - t0, 3)}

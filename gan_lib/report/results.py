@@ -45,6 +45,10 @@ SCHEMA = pa.schema([
     ("fid", pa.float64()), ("kid", pa.float64()), ("num_samples", pa.int64()), ("reference", pa.string()),
     ("truncation", pa.float64()), ("extractor", pa.string()), ("eval_seconds", pa.float64()),
     ("nn_distance_ratio", pa.float64()),  # median generated->train NN distance / train->train NN distance
+    # fidelity and diversity (evaluation.manifold): k-NN balls of `prdc_k` neighbours around the
+    # `reference_count` real images' features
+    ("precision", pa.float64()), ("recall", pa.float64()), ("density", pa.float64()), ("coverage", pa.float64()),
+    ("prdc_k", pa.int64()), ("reference_count", pa.int64()),
     # provenance
     ("config_json", pa.string()), ("git_commit", pa.string()), ("git_dirty", pa.bool_()),
     ("git_starts", pa.string()),  # JSON list: step, commit, dirty flag, CPU and environment of each start or resume
@@ -56,7 +60,7 @@ SCHEMA = pa.schema([
 ])
 # Columns added after results were first committed: files without them read with nulls there.
 ADDED = ("opt_epochs", "epochs", "r_t", "d_real", "d_fake", "d_accuracy", "git_starts", "lock_sha256",
-         "env_matches_lock")
+         "env_matches_lock", "precision", "recall", "density", "coverage", "prdc_k", "reference_count")
 REQUIRED = ("run_id", "study", "dataset", "variant", "status", "step", "config_json")
 STATUSES = ("ok", "failed")
 PACKAGES = ("torch", "torchvision", "numpy", "clean-fid", "gan_lib")
