@@ -139,3 +139,18 @@ def test_the_default_recipe_and_miner_are_what_the_committed_runs_trained_with()
     for variant in ("tl", "tl+da", "tl+da+cr"):
         cfg = make_config("laptop", variant, transfer_source="src")
         assert (cfg.cr_transform, cfg.miner_kind, cfg.miner_learning_rate) == ("stacked", "mixture", 2e-4)
+
+
+def test_loading_a_source_draws_from_the_global_rng_as_one_build_of_g_and_d(smoke_source):
+    """Transfer runs reproduce bit for bit only if the global RNG reaches the miner's init as it always did: loading
+    a source costs one build of its G and D (the second build, for a finished transfer run's one-class D, is
+    forked off)."""
+    from gan_lib.config import load_config
+    from gan_lib.models.build import build_gan, load_source
+
+    torch.manual_seed(0)
+    load_source(smoke_source)
+    after_load = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    build_gan(load_config(smoke_source / "config.json"), n_classes=3)
+    assert torch.equal(after_load, torch.random.get_rng_state())

@@ -31,9 +31,11 @@ def load_source(path: str | Path) -> tuple[Generator, Discriminator, dict[str, A
     if state is not None:
         src_cfg = load_config(path / "config.json")
         g_state = state["G_ema"] if "G_ema" in state else state["G"]
-        # A finished transfer run keeps its source's class table in G and one class in D (its miner stays behind).
-        g, _ = build_gan(src_cfg, n_classes=g_state["shared.weight"].shape[0])
-        _, d = build_gan(src_cfg, n_classes=state["D"]["embed.weight"].shape[0])
+        n_g, n_d = g_state["shared.weight"].shape[0], state["D"]["embed.weight"].shape[0]
+        g, d = build_gan(src_cfg, n_classes=n_g)
+        if n_d != n_g:  # a finished transfer run: its source's class table in G, one class in D (its miner stays)
+            with torch.random.fork_rng(devices=[]):  # the global RNG as after one build: the new miner's init too
+                _, d = build_gan(src_cfg, n_classes=n_d)
         g.load_state_dict(g_state)
         d.load_state_dict(state["D"])
         return g, d, {key: getattr(src_cfg, key) for key in ARCH_FIELDS}
