@@ -177,7 +177,7 @@ def _problems(c: Config) -> list[str]:
                 if bool(want) != bool(c.transfer_source):
                     need = "needs a pretrained source (pass --pretrained DIR)" if want else "trains from scratch: drop the pretrained source"
                     out.append(f"variant {c.variant!r} {need}")
-            elif getattr(c, key) != (D_BLOCKS.get(c.data_resolution, 0) // 2 if want == FREEZE_HALF else want):
+            elif getattr(c, key) != frozen_blocks(want, c.data_resolution):
                 out.append(f"variant {c.variant!r} fixes {key}={want!r} but got {getattr(c, key)!r}; use variant 'custom' to mix settings")
     if c.data_resolution not in RESOLUTIONS:
         out.append(f"data_resolution must be one of {RESOLUTIONS}, got {c.data_resolution}")
@@ -277,6 +277,12 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
+def frozen_blocks(setting: int | str, resolution: int) -> int | str:
+    """A `d_freeze_blocks` setting as a number of blocks: FREEZE_HALF is half of D's at `resolution` (an unknown
+    resolution gives 0, and the config's resolution check says what is wrong)."""
+    return D_BLOCKS.get(resolution, 0) // 2 if setting == FREEZE_HALF else setting
+
+
 def variant_settings(name: str) -> dict[str, Any]:
     """Every method setting variant `name` fixes (transfer_source as a bool: whether it needs one)."""
     v = VARIANTS[name]
@@ -349,8 +355,7 @@ def make_config(preset: str = "laptop", variant: str = "scratch", **overrides: A
         else:
             values[key] = want
     values.update(overrides)
-    if values.get("d_freeze_blocks") == FREEZE_HALF:
-        values["d_freeze_blocks"] = D_BLOCKS.get(values.get("data_resolution", 32), 0) // 2  # bad sizes fail below
+    values["d_freeze_blocks"] = frozen_blocks(values.get("d_freeze_blocks", 0), values.get("data_resolution", 32))
     try:
         return Config(**values)
     except ValueError as err:

@@ -92,10 +92,9 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def environment_record(lock: Path = LOCK) -> dict[str, object]:
-    """What a run's provenance says of its environment: the lock's digest, whether the installed packages are the
-    locked ones (and how they differ), and the digest of the installed `name==version` list."""
-    installed = installed_versions()
+def environment_record(installed: dict[str, str], lock: Path = LOCK) -> dict[str, object]:
+    """What a run's provenance says of its environment (`installed`: `installed_versions()`): the lock's digest,
+    whether the installed packages are the locked ones (and how they differ), and the digest of their `freeze`."""
     differ = mismatches(locked_versions(lock), installed) if lock.exists() else ["no lock file"]
     return {"lock_sha256": file_digest(lock) if lock.exists() else None, "env_matches_lock": not differ,
             "env_differences": differ, "packages_sha256": hashlib.sha256(freeze(installed).encode()).hexdigest()}
@@ -114,10 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     elif command == "stamp":
         stamp()
     elif command == "check-installed":
-        differ = mismatches(locked_versions(), installed_versions())
+        locked = locked_versions()
+        differ = mismatches(locked, installed_versions())
         if differ:
             raise UserError(f"the installed packages differ from {LOCK.name} ({'; '.join(differ)}): run `make setup`")
-        print(f"the {len(locked_versions())} installed packages are the ones {LOCK.name} pins")
+        print(f"the {len(locked)} installed packages are the ones {LOCK.name} pins")
     else:
         raise UserError(f"unknown command {command!r}: use check-inputs, check-installed or stamp")
     return 0

@@ -29,6 +29,7 @@ from IPython.display import HTML, Markdown, display
 from gan_lib.paths import REPO_ROOT
 from gan_lib.report import conclusions, fidelity, findings, spread
 from gan_lib.report import tables as report
+from gan_lib.report.figures import Figures
 from gan_lib.report.results import read_results, read_scalars
 
 # %% tags=["parameters"]
@@ -40,7 +41,7 @@ pd.set_option("display.max_colwidth", None)
 root = REPO_ROOT / results_root
 df = read_results(root, study)
 outputs = report.study_outputs(root, study)
-figs = report.Figures(outputs["figures"], link_from=outputs["report"].parent)
+figs = Figures(outputs["figures"], link_from=outputs["report"].parent)
 final = report.final_rows(df)
 failed = report.failed_runs(df)
 baseline = report.baseline_rows(root, df)  # the default study's runs a study of new variants is compared with

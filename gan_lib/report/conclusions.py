@@ -64,16 +64,12 @@ def counted_studies(results_root: Path) -> dict[str, pd.DataFrame]:
 
 def _budget(final: pd.DataFrame) -> str:
     """'150 epochs', or '4 and 40 epochs' for rows of datasets trained for different numbers of epochs."""
-    epochs = final.epochs.fillna(final.images_seen / final.dataset_count).groupby(final.dataset).median()
+    epochs = tables.epochs_seen(final).groupby(final.dataset).median()
     return " and ".join(f"{e:.0f}" for e in sorted(set(epochs.round()))) + " epochs"
 
 
 def _reading(resolved: bool, better: bool) -> str:
     return OPEN if not resolved else SUPPORTS if better else AGAINST
-
-
-def _signed(x: float) -> str:
-    return f"{x:+.1f}".replace("-", "−")
 
 
 def gap_evidence(studies: dict[str, pd.DataFrame], variant: str, baseline: str,
@@ -88,7 +84,7 @@ def gap_evidence(studies: dict[str, pd.DataFrame], variant: str, baseline: str,
         for (dataset, _), g in gaps.xs(variant, level="variant", drop_level=False).iterrows():
             if g.n < 2:  # one seed has no interval: no evidence either way
                 continue
-            what = f"`{variant}` − `{baseline}` {_signed(g.gap_mean)} FID (95 % ± {g.ci95:.1f}, {int(g.n)} seeds)"
+            what = f"`{variant}` − `{baseline}` {tables.signed(g.gap_mean)} FID (95 % ± {g.ci95:.1f}, {int(g.n)} seeds)"
             out.append(Evidence(study, _budget(final[final.dataset == dataset]), dataset, what,
                                 _reading(bool(g.resolved), (g.gap_mean < 0) == lower_supports)))
     return out
@@ -108,8 +104,7 @@ def cost_evidence(studies: dict[str, pd.DataFrame], variant: str = "tl+da+cr",
             logs = np.log(t[variant] / t[baseline]).dropna()
             if len(logs) < 2:
                 continue
-            half = stats.t.ppf(0.975, len(logs) - 1) * logs.std(ddof=1) / len(logs) ** 0.5
-            mean = logs.mean()
+            mean, half = logs.mean(), tables.t_half_width(logs)
             what = (f"training time `{variant}` / `{baseline}` ×{np.exp(mean):.2f} (95 %: ×{np.exp(mean - half):.2f}"
                     f"–×{np.exp(mean + half):.2f}, {len(logs)} seeds)")
             out.append(Evidence(study, _budget(d), dataset, what, _reading(abs(mean) > half, mean > 0)))
@@ -151,8 +146,8 @@ def dataset_pair_evidence(studies: dict[str, pd.DataFrame], pair: tuple[str, str
         for variant, g in (t[pair[0]] - t[pair[1]]).dropna().groupby(level="variant"):
             if len(g) < 2:
                 continue
-            half = stats.t.ppf(0.975, len(g) - 1) * g.std(ddof=1) / len(g) ** 0.5
-            what = (f"{label}: `{variant}` FID on {pair[0]} − on {pair[1]} {_signed(g.mean())} "
+            half = tables.t_half_width(g)
+            what = (f"{label}: `{variant}` FID on {pair[0]} − on {pair[1]} {tables.signed(g.mean())} "
                     f"(95 % ± {half:.1f}, {len(g)} seeds)")
             out.append(Evidence(study, _budget(final[final.variant == variant]), f"{pair[0]} vs {pair[1]}", what,
                                 _reading(abs(g.mean()) > half, g.mean() > 0)))

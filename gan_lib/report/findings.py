@@ -47,10 +47,6 @@ def own_comparisons(df: pd.DataFrame) -> list[tuple[str, str]]:
     return [c for c in COMPARISONS if c[0] in set(df.variant)]
 
 
-def _signed(x: float) -> str:
-    return f"{x:+.1f}".replace("-", "−")
-
-
 def _r(x: float) -> str:
     """A diagnostic such as r_t, two decimals, with a typographic minus like the gaps'."""
     return f"{x:.2f}".replace("-", "−")
@@ -103,7 +99,7 @@ def gaps_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) -> str
     last = None
     for g in gaps.itertuples():
         lines.append(f"| {g.dataset if g.dataset != last else ''} | {g.variant} − {g.baseline} | "
-                     f"{_signed(g.gap_mean)}{'' if pd.isna(g.gap_std) else f' ± {g.gap_std:.1f}'} | "
+                     f"{report.signed(g.gap_mean)}{'' if pd.isna(g.gap_std) else f' ± {g.gap_std:.1f}'} | "
                      f"{'—' if pd.isna(g.ci95) else f'{g.ci95:.1f}'} | {int(g.n)} | "
                      f"{'yes' if g.resolved else 'no'} |")
         last = g.dataset
@@ -135,7 +131,7 @@ def findings_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) ->
         sub = gaps[(gaps.variant == variant) & (gaps.baseline == base)] if len(gaps) else gaps
         if sub.empty:
             continue
-        parts = [f"{g.dataset} {_signed(g.gap_mean)} FID, {_verdict(g)}" for g in sub.itertuples()]
+        parts = [f"{g.dataset} {report.signed(g.gap_mean)} FID, {_verdict(g)}" for g in sub.itertuples()]
         helped = [g.dataset for g in sub.itertuples() if g.resolved and g.gap_mean < 0]
         hurt = [g.dataset for g in sub.itertuples() if g.resolved and g.gap_mean > 0]
         summary = ("helps on " + ", ".join(helped) if helped else "") + ("; " if helped and hurt else "") + \
@@ -155,15 +151,10 @@ def findings_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) ->
     return "\n".join(out)
 
 
-def _epochs(df: pd.DataFrame) -> pd.Series:
-    """Epochs at each row: recorded, or from images seen and the dataset size (rows from before `epochs`)."""
-    return df.epochs.fillna(df.images_seen / df.dataset_count)
-
-
 def _gap_at(g, epochs: float) -> str:
     """'−20.0 (2.5) at 150 epochs, 3 seeds': a gap, its 95 % half-width (— for one seed), length and seeds."""
     ci = "—" if pd.isna(g.ci95) else f"{g.ci95:.1f}"
-    return f"{_signed(g.gap_mean)} ({ci}) at {epochs:.0f} epochs, {int(g.n)} seed{'s' if g.n > 1 else ''}"
+    return f"{report.signed(g.gap_mean)} ({ci}) at {epochs:.0f} epochs, {int(g.n)} seed{'s' if g.n > 1 else ''}"
 
 
 def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
@@ -175,7 +166,7 @@ def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
         train = df[df.eval_kind == "train"]
         gaps = all_gaps(train, BUDGET_COMPARISONS)
         final = report.final_rows(train)
-        epochs = _epochs(final).groupby(final.dataset).median()
+        epochs = report.epochs_seen(final).groupby(final.dataset).median()
         for g in gaps.itertuples():
             rows.setdefault((g.dataset, g.variant, g.baseline), {})[name] = (g, epochs.get(g.dataset))
     both = {k: v for k, v in rows.items() if len(v) == 2}
@@ -196,7 +187,7 @@ def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
             g, epochs = v["long"]
             what, helps, hurts, open_ = THESIS_READINGS[variant, baseline]
             verdict = (helps if g.gap_mean < 0 else hurts) if g.resolved else open_
-            lines.append(f"\nAt {epochs:.0f} epochs of {dataset}, {what} is {_signed(g.gap_mean)} FID, "
+            lines.append(f"\nAt {epochs:.0f} epochs of {dataset}, {what} is {report.signed(g.gap_mean)} FID, "
                          f"{_verdict(g)}: {verdict}.")
     return "\n".join(lines)
 
@@ -259,7 +250,7 @@ def _overfitting_words(late: dict[tuple[str, str], LateDiagnostics], gaps: dict)
                        f"no sign that {method} changes how D fits the real images")
             g = gaps.get((dataset, with_, without))
             if g is not None:
-                reading += (f"; final FID {_signed(g.gap_mean)}, {_verdict(g)}: "
+                reading += (f"; final FID {report.signed(g.gap_mean)}, {_verdict(g)}: "
                             + _why(method, lowers, r_wo, onset_wo, g))
             out.append(f"- {dataset}, `{with_}` vs `{without}`: r_t over the last quarter {_r(r_w)} vs {_r(r_wo)}, "
                        f"D accuracy {a_w:.2f} vs {a_wo:.2f}: {reading}.")

@@ -239,6 +239,21 @@ def format_summary(table: pd.DataFrame) -> pd.DataFrame:
     }, index=table.index)
 
 
+def signed(x: float) -> str:
+    """A gap with its sign and a typographic minus, one decimal: '+63.6', '−31.3'."""
+    return f"{x:+.1f}".replace("-", "−")
+
+
+def epochs_seen(df: pd.DataFrame) -> pd.Series:
+    """Epochs at each row: recorded, or from images seen and the dataset size (rows from before `epochs`)."""
+    return df.epochs.fillna(df.images_seen / df.dataset_count)
+
+
+def t_half_width(values: pd.Series) -> float:
+    """Half-width of the 95 % t interval of the mean of `values` (paired differences over seeds)."""
+    return float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / len(values) ** 0.5)
+
+
 def paired_gaps(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Final FID of each variant minus `baseline`'s on the same dataset and seed (seeds pair the runs: same
     evaluation latents), as mean, standard deviation and n over seeds; negative = better than the baseline.
@@ -334,40 +349,6 @@ def save(fig: plt.Figure | None, path: Path) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
-
-
-class Figures:
-    """Numbered figures with captions: each is saved under the study's figure folder and shown with its caption
-    as the image's alt text. The report links each PNG by its path relative to `link_from` (the folder of the
-    rendered HTML, `results/reports/`) instead of embedding it, so a re-render adds no copy of the images to git.
-    The executed notebook (`papermill_runs/<study>/`) lies as deep under the repository, so the links resolve
-    from it too."""
-
-    def __init__(self, folder: Path, link_from: Path):
-        self.folder, self.link_from, self.count = Path(folder), Path(link_from), 0
-
-    def show(self, fig: plt.Figure | Path | None, name: str, caption: str) -> Path | None:
-        """Save `fig` (or take the PNG at a path) and show it as a numbered <figure> with its caption."""
-        import html
-        import os
-        import re
-
-        from IPython.display import HTML, display
-
-        if fig is None:
-            return None
-        path = fig if isinstance(fig, Path) else save(fig, self.folder / f"{name}.png")
-        if not isinstance(fig, Path):
-            plt.close(fig)
-        self.count += 1
-        # Up to two folders above the HTML, then down: from results/reports/ and papermill_runs/<study>/ alike.
-        top = self.link_from.parent.parent
-        src = html.escape(f"../../{Path(os.path.relpath(path, top)).as_posix()}")
-        text = html.escape(caption)
-        alt, shown = text.replace("`", ""), re.sub(r"`([^`]*)`", r"<code>\1</code>", text)
-        display(HTML(f'<figure><img src="{src}" alt="Figure {self.count}: {alt}" '
-                     f'style="max-width:100%"><figcaption><b>Figure {self.count}.</b> {shown}</figcaption></figure>'))
-        return path
 
 
 def source_scores(df: pd.DataFrame) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gan_lib.environment import environment_record, freeze, installed_versions
+from gan_lib import environment
 from gan_lib.files import atomic_write_bytes, write_json
 from gan_lib.paths import REPO_ROOT
 
@@ -50,10 +50,11 @@ def record_start(run_dir: str | Path, step: int) -> list[dict[str, Any]]:
     import torch
 
     commit, dirty = git_state()
-    env = environment_record()
+    installed = environment.installed_versions()
+    env = environment.environment_record(installed)
     packages = Path(run_dir) / f"packages-{env['packages_sha256'][:12]}.txt"
     if not packages.exists():
-        atomic_write_bytes(packages, freeze(installed_versions()).encode())
+        atomic_write_bytes(packages, environment.freeze(installed).encode())
     starts = read_starts(run_dir) + [{"step": int(step), "git_commit": commit, "git_dirty": dirty,
                                       "cpu_capability": torch.backends.cpu.get_cpu_capability(), **env,
                                       "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}]
