@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from gan_lib.evaluation import PRDC_K, evaluate, prdc, tiny_extractor
 from gan_lib.report.fidelity import prdc_table
@@ -30,9 +31,17 @@ def test_fidelity_and_diversity_come_apart():
     assert s["precision"] == 1.0 and s["recall"] < 0.1 and s["coverage"] < 0.5
 
 
-def test_too_few_images_give_nan_instead_of_failing():
-    s = prdc(np.zeros((PRDC_K, 4)), np.zeros((10, 4)))
+@pytest.mark.parametrize("real_count, fake_count", [(PRDC_K, 10), (PRDC_K + 1, 10), (10, PRDC_K + 1)])
+def test_too_few_images_give_nan_instead_of_failing(real_count, fake_count):
+    rng = np.random.default_rng(0)
+    s = prdc(rng.normal(size=(real_count, 4)), rng.normal(size=(fake_count, 4)))
     assert all(math.isnan(s[k]) for k in ("precision", "recall", "density", "coverage"))
+
+
+def test_the_smallest_sets_prdc_accepts_give_scores():
+    rng = np.random.default_rng(0)
+    s = prdc(rng.normal(size=(PRDC_K + 2, 4)), rng.normal(size=(PRDC_K + 2, 4)))
+    assert all(not math.isnan(s[k]) for k in ("precision", "recall", "density", "coverage"))
 
 
 def test_every_evaluation_records_the_scores_with_k_and_the_reference_size(tiny_set):

@@ -18,10 +18,11 @@ PRDC_KEYS = ("precision", "recall", "density", "coverage")
 
 def prdc(real: np.ndarray, fake: np.ndarray, k: int = PRDC_K) -> dict[str, float]:
     """The four scores of `fake` features against `real` ones with `k` neighbours, and `prdc_k`; NaN scores when
-    either side has k images or fewer (no k-th neighbour besides the point itself)."""
+    either side has k + 1 images or fewer (`prdc` partitions each point's distances at k + 1, itself included, and
+    needs one more)."""
     from prdc import compute_prdc
 
-    if min(len(real), len(fake)) <= k:
+    if min(len(real), len(fake)) <= k + 1:
         return {**{key: float("nan") for key in PRDC_KEYS}, "prdc_k": k}
     with contextlib.redirect_stdout(io.StringIO()):  # compute_prdc prints the set sizes
         scores = compute_prdc(np.asarray(real, np.float32), np.asarray(fake, np.float32), k)
