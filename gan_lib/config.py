@@ -28,6 +28,9 @@ FREEZE_HALF = "half"  # a variant's d_freeze_blocks: half of D's blocks at the r
 DIFFAUGMENT_POLICY = "color,translation,cutout"
 ADA_POLICY = "flip,translation,color,cutout"  # ADA's order: geometric, then colour, then cutout
 ADA_R_T_TARGET = 0.6  # ADA's target for r_t = E[sign(D(x_real))]: above it D is taken to overfit (Karras et al. 2020)
+# LeCam's weight for tl+da+lecam: the authors' BigGAN value (CIFAR, 32 px, hinge loss, DiffAugment: the nearest of
+# their settings to ours), taken as it is: no sweep here, so the study cannot tune it to its own numbers
+LECAM_WEIGHT = 0.3
 # Truncation thresholds (BigGAN's truncation trick; 0 = none) of the study's final-model sweep and the explorer's
 # slider, and the samples per FID of that sweep (at most; fewer when eval_num_samples is smaller).
 EVAL_TRUNCATIONS = (0.0, 0.5, 1.0, 1.5)
@@ -92,6 +95,12 @@ class Config:
     #   scripts for limited data, CR_augment ""); paper: D(T'(x)) with D(x), T' = flip + reflection-padded
     #   translation of the un-augmented reals (the CR paper, StudioGAN).
     cr_transform: str = "stacked"
+
+    # LeCam regularization (Tseng et al. 2021): D's logits on real images are pulled below the moving average of
+    # its logits on fakes and vice versa, penalty mean(relu(D(x) - a_F)^2) + mean(relu(a_R - D(G(z)))^2) on the
+    # batches D's loss sees. 0 = off; the paper's BigGAN runs (hinge loss, 32 px CIFAR) use 0.3.
+    lecam_weight: float = 0.0
+    lecam_decay: float = 0.99  # per D step, of the anchors a_R, a_F (the paper's); they start at step 0's means
 
     # Optimization.
     opt_loss: str = "hinge"  # hinge | ns (non-saturating)
@@ -211,6 +220,10 @@ def _problems(c: Config) -> list[str]:
         out.append(f"cr_transform must be one of {', '.join(CR_TRANSFORMS)}, got {c.cr_transform!r}")
     if c.miner_kind not in MINER_KINDS:
         out.append(f"miner_kind must be one of {', '.join(MINER_KINDS)}, got {c.miner_kind!r}")
+    if c.lecam_weight < 0:
+        out.append(f"lecam_weight must be zero (off) or positive, got {c.lecam_weight}")
+    if not 0.0 <= c.lecam_decay < 1.0:
+        out.append(f"lecam_decay must be in [0, 1) (0.99: the paper's), got {c.lecam_decay}")
     if c.cr_weight < 0:
         out.append(f"cr_weight must be zero (off) or positive, got {c.cr_weight}")
     if not 0 <= c.g_ema_decay < 1:
@@ -243,7 +256,7 @@ class Variant:
 
 # The method fields every variant fixes; a variant names only those it changes.
 METHOD_DEFAULTS: dict[str, Any] = {"aug_policy": "", "cr_weight": 0.0, "d_freeze_blocks": 0, "aug_ada_target": 0.0,
-                                   "cr_transform": "stacked", "miner_kind": "mixture"}
+                                   "cr_transform": "stacked", "miner_kind": "mixture", "lecam_weight": 0.0}
 
 # The study's variants, in the report's order. Adding a variant is one entry here: the config checks, the study
 # and train commands, the notebooks and the report all read this table.
@@ -255,6 +268,9 @@ VARIANTS: dict[str, Variant] = {
                      transfer=True, settings={"aug_policy": DIFFAUGMENT_POLICY}, default_study=True),
     "tl+da+cr": Variant("+ consistency regularization, λ = 10, flip + translation (Zhang et al. 2019)", transfer=True,
                         settings={"aug_policy": DIFFAUGMENT_POLICY, "cr_weight": 10.0}, default_study=True),
+    "tl+da+lecam": Variant("+ LeCam regularization, λ = 0.3, anchors decaying by 0.99 per D step, instead of CR "
+                           "(Tseng et al. 2021)", transfer=True,
+                           settings={"aug_policy": DIFFAUGMENT_POLICY, "lecam_weight": LECAM_WEIGHT}),
     "tl+freezed": Variant("transfer with the lower (input-side) half of D's blocks frozen, 2 of 4 at 32 px, 3 of 6 at "
                           "128 px: FreezeD (Mo et al. 2020)", transfer=True, settings={"d_freeze_blocks": FREEZE_HALF}),
     "tl+ada": Variant("transfer + ADA's p-controller (Karras et al. 2020) steering r_t towards 0.6, driving "

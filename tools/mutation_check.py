@@ -60,11 +60,17 @@ MUTATIONS = {
     "FreezeD freezes a fixed 2 blocks": ("D_BLOCKS.get(values.get(\"data_resolution\", 32), 0) // 2", "2"),
     "ADA p not restored on resume": (
         'self.aug_p, self.ada_r_t = state.get("aug_p", 0.0), list(state.get("ada_r_t", []))', "pass"),
+    "LeCam penalty dropped from D's loss": ("loss = loss + cfg.lecam_weight * penalty", "loss = loss"),
+    "LeCam anchors frozen after the first step": ("s.lecam_anchors.lerp_(means, 1.0 - s.cfg.lecam_decay)", "pass"),
+    "LeCam anchors swapped (real against real)": ("lecam(logits[0], logits[1], *s.lecam_anchors)",
+                                                  "lecam(logits[0], logits[1], *s.lecam_anchors.flip(0))"),
+    "LeCam anchors not restored on resume": ('self.lecam_anchors = state.get("lecam_anchors")', "pass"),
 }
 
 
 # The suite runs with -x: the files that test the methods go first, so a caught mutation stops early.
-FIRST = ["tests/test_methods.py", "tests/test_references.py", "tests/test_variants.py", "tests/test_resume.py", "tests/test_epochs_diagnostics.py", "tests/test_training.py"]
+FIRST = ["tests/test_methods.py", "tests/test_references.py", "tests/test_lecam.py", "tests/test_variants.py",
+         "tests/test_resume.py", "tests/test_epochs_diagnostics.py", "tests/test_training.py"]
 
 
 def mutate(root: Path, snippet: str, replacement: str) -> Path:

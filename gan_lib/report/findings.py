@@ -35,7 +35,9 @@ QUESTION = {("tl", "scratch"): "transfer vs scratch", ("tl+da", "tl"): "DiffAugm
             ("tl+da+cr-paper", "tl+da+cr"): "CR's paper recipe vs the stacked one",
             ("tl-minegan", "tl"): "MineGAN's own miner vs the mixture miner",
             ("tl+da-minegan", "tl+da"): "MineGAN's own miner vs the mixture miner, with DiffAugment",
-            ("tl+da-minegan", "tl-minegan"): "DiffAugment on top of transfer, with MineGAN's miner"}
+            ("tl+da-minegan", "tl-minegan"): "DiffAugment on top of transfer, with MineGAN's miner",
+            ("tl+da+lecam", "tl+da"): "LeCam on top of DiffAugment",
+            ("tl+da+lecam", "tl+da+cr"): "LeCam vs CR on top of DiffAugment"}
 COMPARISONS = list(QUESTION)
 # what a longer budget may change: transfer's lead, and the DA and CR gaps
 BUDGET_COMPARISONS = [("tl", "scratch"), ("tl+da", "tl"), ("tl+da+cr", "tl+da"), ("tl+da+cr", "tl")]
@@ -288,6 +290,7 @@ def _why(method: str, lowers: bool, r_without: float, onset_without: float | Non
 # --------------------------------------------------------------------------------------------- README blocks
 BLOCK = re.compile(r"(<!-- generated: (?P<study>[\w.+-]+) (?P<kind>summary|gaps|findings|wall|budget|diagnostics|"
                    r"spread|conclusions) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
+VARIANTS_BLOCK = re.compile(r"(<!-- variants: gan_lib.config.VARIANTS -->\n).*?(\n<!-- end variants -->)", re.S)
 
 
 def wall_markdown(df: pd.DataFrame, results_root: Path) -> str:
@@ -331,6 +334,7 @@ def render_readme(text: str, results_root: Path) -> str:
             body = RENDER[kind](df, report.baseline_rows(results_root, df))
         return m.group(1) + body + "\n" + m.group(5)
 
+    text = VARIANTS_BLOCK.sub(lambda m: m.group(1) + report.variants_markdown() + m.group(2), text)
     return BLOCK.sub(block, text)
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from gan_lib.evaluation import MemorizationReport, SampleFn
 
+LOSS_KEYS = ("d_loss", "g_loss", "cr_loss", "lecam_loss")  # the losses a run logs (penalties: when on)
 
 def _nhwc(images: np.ndarray | torch.Tensor) -> np.ndarray:
     arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
@@ -104,7 +105,7 @@ def training_curves(rows: list[dict]) -> "plt.Figure":
     fig, (ax_fid, ax_loss) = plt.subplots(1, 2, figsize=(9, 3))
     ax_fid.plot(steps, [r["fid"] for r in rows], "o-")
     ax_fid.set(xlabel="step", ylabel="FID", title="FID (EMA generator)")
-    for key in ("d_loss", "g_loss", "cr_loss"):
+    for key in LOSS_KEYS:
         if any(key in r for r in rows):
             ax_loss.plot(steps, [r.get(key, float("nan")) for r in rows], "o-", label=key)
     ax_loss.set(xlabel="step", title="mean loss since the last evaluation")
@@ -127,7 +128,7 @@ def scalar_curves(run_dir: str | Path) -> "plt.Figure | None":
     if data.empty or "step" not in data:
         return None
     fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(9, 3))
-    for key in ("d_loss", "g_loss", "cr_loss"):
+    for key in LOSS_KEYS:
         if key in data:
             ax_loss.plot(data.step, data[key], label=key)
     ax_loss.set(xlabel="step", title="losses (per log window)")

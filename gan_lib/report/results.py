@@ -31,14 +31,15 @@ SCHEMA = pa.schema([
     ("eval_kind", pa.string()),  # "train" (during training) | "truncation" (final sweep)
     # method settings
     ("transfer_source", pa.string()), ("aug_policy", pa.string()), ("cr_weight", pa.float64()),
-    ("miner_stage1_steps", pa.int64()), ("resolution", pa.int64()), ("g_ch", pa.int64()), ("d_ch", pa.int64()),
+    ("lecam_weight", pa.float64()), ("miner_stage1_steps", pa.int64()), ("resolution", pa.int64()),
+    ("g_ch", pa.int64()), ("d_ch", pa.int64()),
     ("batch_size", pa.int64()), ("opt_steps", pa.int64()), ("dataset_count", pa.int64()),
     ("opt_epochs", pa.float64()),  # the configured length in epochs; null when it was given in steps
     # progress
     ("step", pa.int64()), ("images_seen", pa.int64()), ("train_seconds", pa.float64()),
     ("epochs", pa.float64()),  # real images shown to D so far / dataset size (README: "epoch")
     ("elapsed_seconds", pa.float64()), ("d_loss", pa.float64()), ("g_loss", pa.float64()),
-    ("cr_loss", pa.float64()),
+    ("cr_loss", pa.float64()), ("lecam_loss", pa.float64()),
     # D-overfitting diagnostics, means since the previous evaluation (per-step values: results/scalars/)
     ("r_t", pa.float64()), ("d_real", pa.float64()), ("d_fake", pa.float64()), ("d_accuracy", pa.float64()),
     # metrics
@@ -60,7 +61,8 @@ SCHEMA = pa.schema([
 ])
 # Columns added after results were first committed: files without them read with nulls there.
 ADDED = ("opt_epochs", "epochs", "r_t", "d_real", "d_fake", "d_accuracy", "git_starts", "lock_sha256",
-         "env_matches_lock", "precision", "recall", "density", "coverage", "prdc_k", "reference_count")
+         "env_matches_lock", "precision", "recall", "density", "coverage", "prdc_k", "reference_count",
+         "lecam_weight", "lecam_loss")
 REQUIRED = ("run_id", "study", "dataset", "variant", "status", "step", "config_json")
 STATUSES = ("ok", "failed")
 PACKAGES = ("torch", "torchvision", "numpy", "clean-fid", "gan_lib")
@@ -86,7 +88,8 @@ def make_rows(cfg: Config, evaluations: Iterable[dict[str, Any]], *, run_id: str
         "run_id": run_id, "study": study, "dataset": cfg.data_name, "variant": cfg.variant, "preset": cfg.preset,
         "train_seed": cfg.train_seed, "data_seed": cfg.data_seed, "eval_seed": cfg.eval_seed,
         "transfer_source": cfg.transfer_source, "aug_policy": cfg.aug_policy, "cr_weight": cfg.cr_weight,
-        "miner_stage1_steps": cfg.miner_stage1_steps, "resolution": cfg.data_resolution, "g_ch": cfg.g_ch,
+        "lecam_weight": cfg.lecam_weight, "miner_stage1_steps": cfg.miner_stage1_steps,
+        "resolution": cfg.data_resolution, "g_ch": cfg.g_ch,
         "d_ch": cfg.d_ch, "batch_size": cfg.opt_batch_size, "opt_steps": cfg.opt_steps,
         "dataset_count": dataset_count, "opt_epochs": cfg.opt_epochs or None, "config_json": cfg.to_json(),
         **provenance(device, starts),

@@ -1,5 +1,5 @@
 """The training loop: BigGAN with optional MineGAN transfer (optionally with FreezeD), DiffAugment or ADA-style
-adaptive augmentation, and consistency regularization.
+adaptive augmentation, consistency regularization and LeCam regularization.
 
 `train(cfg, run_dir)` is the whole loop. It writes `config.json` before step 0, checkpoints atomically every
 `cfg.ckpt_every` steps, at every evaluation and at the end, and resumes from the last checkpoint when started
@@ -33,7 +33,7 @@ from gan_lib.errors import UserError
 from gan_lib.models.build import build_models
 from gan_lib.models.miner import Sampler
 from gan_lib.training.augment import ada_update, adaptive_augment, diff_augment, flip_translate
-from gan_lib.training.losses import D_LOSSES, G_LOSSES, consistency
+from gan_lib.training.losses import D_LOSSES, G_LOSSES, consistency, lecam
 from gan_lib.training.monitor import DivergenceError, check_losses, d_diagnostics, log_scalars, record_evaluation
 from gan_lib.training.provenance import record_start
 from gan_lib.training.run_dir import Checkpointer, prepare_run_dir, slim_run, write_status
@@ -160,10 +160,26 @@ def d_step(s: TrainState) -> dict[str, torch.Tensor]:
         cr = consistency(*cr_logits(cfg.cr_transform, logits))
         loss = loss + cfg.cr_weight * cr
         out["cr_loss"] = cr.detach()
+    if cfg.lecam_weight:
+        update_lecam_anchors(s, logits[0].detach(), logits[1].detach())
+        penalty = lecam(logits[0], logits[1], *s.lecam_anchors)
+        loss = loss + cfg.lecam_weight * penalty
+        out["lecam_loss"] = penalty.detach()
     s.opt_d.zero_grad(set_to_none=True)
     loss.backward()
     s.opt_d.step()
     return out
+
+
+@torch.no_grad()
+def update_lecam_anchors(s: TrainState, real: torch.Tensor, fake: torch.Tensor) -> None:
+    """LeCam's anchors [a_R, a_F]: moving averages of D's mean logits on the real and the fake batch, updated
+    before the penalty reads them (as the authors' code does); the first D step sets them to its means."""
+    means = torch.stack([real.mean(), fake.mean()])
+    if s.lecam_anchors is None:
+        s.lecam_anchors = means
+    else:
+        s.lecam_anchors.lerp_(means, 1.0 - s.cfg.lecam_decay)
 
 
 def g_step(s: TrainState, stage: int) -> dict[str, torch.Tensor]:

@@ -44,6 +44,7 @@ class TrainState:
     scalars: list[dict[str, float]] = field(default_factory=list)  # one row per `log_every` steps
     aug_p: float = 0.0  # ADA's augmentation probability (when aug_ada_target > 0)
     ada_r_t: list[torch.Tensor] = field(default_factory=list)  # r_t of each D step since p last moved
+    lecam_anchors: torch.Tensor | None = None  # LeCam's [a_R, a_F] (when lecam_weight > 0), after the first D step
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class TrainState:
             "train_seconds": self.train_seconds, "elapsed_seconds": self.elapsed_seconds, "rows": self.rows,
             "running": self.running, "window": self.window, "window_seconds": self.window_seconds,
             "scalars": self.scalars, "aug_p": self.aug_p, "ada_r_t": self.ada_r_t,
+            "lecam_anchors": self.lecam_anchors,
             "config": json.loads(self.cfg.to_json()),
         }
 
@@ -81,3 +83,4 @@ class TrainState:
         self.window_seconds = state.get("window_seconds", 0.0)
         self.scalars = list(state.get("scalars", []))
         self.aug_p, self.ada_r_t = state.get("aug_p", 0.0), list(state.get("ada_r_t", []))
+        self.lecam_anchors = state.get("lecam_anchors")
