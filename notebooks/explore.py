@@ -31,11 +31,13 @@ from gan_lib import evaluation
 from gan_lib.config import EVAL_TRUNCATIONS
 from gan_lib.data import load_dataset
 from gan_lib.models.build import load_sampler
+from gan_lib.models.compact import committed_models
 from gan_lib.paths import REPO_ROOT
 from gan_lib.report.plots import image_grid
 
 # %% tags=["parameters"]
 runs_root: str = "runs"  # run folders: <runs_root>/<study>/<run_id>
+models_root: str = "results/models"  # committed models: <models_root>/<study>/<run_id> (compact, 16-bit)
 source_dir: str = "results/source/openmoji-laptop"  # the source model, also offered
 
 # %%
@@ -46,6 +48,7 @@ runs = {str(d.relative_to(REPO_ROOT / runs_root)): d for d in folders
         if (d / "checkpoint.pt").exists() or (d / "weights.pt").exists()}
 if len(runs) < len(folders):
     print(f"left out {len(folders) - len(runs)} run folder(s) without a checkpoint yet")
+runs.update({"committed: " + name: d for name, d in committed_models(REPO_ROOT / models_root).items()})
 runs["source: " + source_dir] = REPO_ROOT / source_dir
 picker = widgets.Dropdown(options=list(runs), description="run", layout={"width": "60%"})
 # the thresholds of the study's truncation sweep (the report's truncation figure)

@@ -20,6 +20,7 @@ import papermill as pm
 import pytest
 
 from gan_lib.config import Config, load_config, make_config
+from gan_lib.models.compact import committed_models
 from gan_lib.notebooks import NotebookTimeout, execute_notebook
 from gan_lib.report import tables as report
 from gan_lib.report.results import make_rows, read_results, run_path, write_rows
@@ -104,7 +105,7 @@ def test_pretrain_notebook_parameters_map_to_config_fields():
 
 def test_report_and_explore_take_only_locations():
     assert set(parameters("report.ipynb")) == {"results_root", "study"}
-    assert set(parameters("explore.ipynb")) == {"runs_root", "source_dir"}
+    assert set(parameters("explore.ipynb")) == {"runs_root", "models_root", "source_dir"}
 
 
 def test_notebook_defaults_build_a_valid_config():
@@ -255,6 +256,10 @@ def test_every_notebook_runs_with_its_defaults(name, tmp_path):
         dropdowns = {w["state"]["description"]: w["state"]["index"] for w in state.values()
                      if w["model_name"] == "DropdownModel"}
         assert dropdowns == {"run": 0, "class": 0}
+        labels = next(w["state"]["_options_labels"] for w in state.values()
+                      if w["model_name"] == "DropdownModel" and w["state"]["description"] == "run")
+        committed = ["committed: " + name for name in committed_models()]
+        assert labels[:len(committed)] == committed  # a fresh clone's explorer offers the committed models
 
 
 @pytest.mark.slow

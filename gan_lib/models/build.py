@@ -29,6 +29,9 @@ def load_source(path: str | Path) -> tuple[Generator, Discriminator, dict[str, A
     path = find_source(path)
     state = trained_weights(path)
     if state is not None:
+        if state.get("compact"):
+            raise UserError(f"{path} is a compact model (EMA generator only, for sampling and scoring): transfer "
+                            f"also needs the source's discriminator; pass the full run folder it was exported from")
         src_cfg = load_config(path / "config.json")
         g_state = state["G_ema"] if "G_ema" in state else state["G"]
         n_g, n_d = g_state["shared.weight"].shape[0], state["D"]["embed.weight"].shape[0]
