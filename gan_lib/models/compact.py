@@ -14,7 +14,6 @@ import argparse
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 import torch
 
