@@ -2,6 +2,7 @@
 
     python -m gan_lib.metrics fid DIR_A DIR_B          FID and KID between two image folders (clean-fid clean mode)
     python -m gan_lib.metrics fid-run RUN_DIR          FID/KID of a trained run against its dataset (JSON)
+    python -m gan_lib.metrics similarity               FID/KID of each target's images to the source's
 
 The metrics themselves are in `gan_lib.evaluation`, which knows nothing of training; this module sits above it
 and the training side, because `fid-run` rebuilds a run's sampler (`gan_lib.models.build.load_sampler`).
@@ -20,7 +21,8 @@ import torch
 
 from gan_lib.data import load_dataset
 from gan_lib.errors import UserError, cli_errors
-from gan_lib.evaluation import evaluate, fid_kid, folder_images, image_features, inception_extractor
+from gan_lib.evaluation import (evaluate, fid_kid, folder_images, image_features, inception_extractor,
+                                reference_features)
 from gan_lib.models.build import load_sampler
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,44 @@ def _cmd_fid_run(args: argparse.Namespace) -> None:
     print(json.dumps({"run_dir": str(args.run_dir), **result, "device": device}, indent=1))
 
 
+# The study's targets, ordered as the similarity table shows them, and the source they are measured against.
+SIMILARITY_SOURCE = "openmoji"
+SIMILARITY_TARGETS = ("twemoji-faces", "noto-faces", "fluent-faces", "fluent-objects-100", "fluent-objects-1000",
+                      "lfw-faces")
+SIMILARITY_SEED = 0  # the draw that brings every target to the same count
+
+
+def target_distances(source: str, targets: Sequence[str], resolution: int, extractor) -> list[dict]:
+    """FID and KID between each target's images and the source's at `resolution`, every target drawn down to the
+    smallest one's count (seeded), since FID from fewer images is biased upwards: the distances then compare."""
+    sets = {name: load_dataset(name, resolution) for name in [source, *targets]}
+    count = min(len(sets[t]) for t in targets)
+    ref = reference_features(sets[source], extractor)
+    rows = []
+    for target in targets:
+        drawn = sets[target].subset(count, SIMILARITY_SEED)
+        scores = fid_kid(reference_features(drawn, extractor), ref)
+        rows.append({"target": target, "source": source, **scores, "target_count": len(drawn),
+                     "target_total": len(sets[target]), "source_count": len(ref), "resolution": resolution,
+                     "extractor": extractor.name})
+    return rows
+
+
+def _cmd_similarity(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from gan_lib.files import atomic_write_bytes
+    from gan_lib.paths import results_dir
+
+    rows = target_distances(args.source, args.targets, args.resolution, inception_extractor(_device(args.device)))
+    out = Path(args.out) if args.out else results_dir() / "similarity.parquet"
+    atomic_write_bytes(out, pd.DataFrame(rows).to_parquet(index=False))
+    for r in rows:
+        print(f"{r['target']:>20}: FID {r['fid']:7.2f}  KID {r['kid']:.4f}  ({r['target_count']} of "
+              f"{r['target_total']} images against {r['source_count']} of {r['source']})")
+    print(f"wrote {out}")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gan_lib.metrics",
                                 description="FID and KID as clean-fid computes them (clean mode)")
@@ -93,6 +133,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="truncation threshold, 0 = none (default: the run's eval_truncation)")
     r.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default)")
     r.set_defaults(run=_cmd_fid_run)
+    m = sub.add_parser("similarity", help="FID/KID of each target dataset to the source dataset, at equal counts; "
+                                          "writes results/similarity.parquet")
+    m.add_argument("--source", default=SIMILARITY_SOURCE)
+    m.add_argument("--targets", nargs="+", default=list(SIMILARITY_TARGETS))
+    m.add_argument("--resolution", type=int, default=32)
+    m.add_argument("--out", default=None, help="default: results/similarity.parquet")
+    m.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default)")
+    m.set_defaults(run=_cmd_similarity)
     return p
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from gan_lib.config import make_config
-from gan_lib.report import conclusions
+from gan_lib.report import conclusions, domains
 from gan_lib.report.results import make_rows, run_path, write_rows
 from gan_lib.report.spread import spread_table
 
@@ -74,20 +74,37 @@ def test_the_full_stack_and_the_cost_of_cr(tmp_path):
     assert verdict(tmp_path, 4).verdict == "contradicted"
 
 
-def test_similarity_is_not_tested_until_targets_and_distances_exist_then_read_by_rank(tmp_path):
-    targets = {"near": 50.0, "mid": 100.0, "far": 150.0, "farther": 200.0}
-    gains = {"near": 100.0, "mid": 60.0, "far": 30.0, "farther": 10.0}
+def test_similarity_is_not_tested_until_targets_and_distances_exist_then_read_by_exact_rank(tmp_path):
+    targets = {"near": 50.0, "mid": 100.0, "far": 150.0, "farther": 200.0, "farthest": 250.0}
+    gains = {"near": 100.0, "mid": 60.0, "far": 30.0, "farther": 10.0, "farthest": 5.0}
     for target, gain in gains.items():
         write_study(tmp_path, "domains", {"scratch": [300, 302, 301], "tl": [300 - gain, 303 - gain, 300 - gain]},
                     dataset=target)
     two = verdict(tmp_path, 2)
     assert two.verdict == "not tested here" and "similarity.parquet" in two.why
-    pd.DataFrame({"target": list(targets), "source": "openmoji", "fid": list(targets.values())}).to_parquet(
-        tmp_path / conclusions.SIMILARITY)
-    assert verdict(tmp_path, 2).verdict == "confirmed"  # the nearer the target, the larger transfer's gain
-    pd.DataFrame({"target": list(targets), "source": "openmoji", "fid": list(targets.values())[::-1]}).to_parquet(
-        tmp_path / conclusions.SIMILARITY)
+    distances = pd.DataFrame({"target": list(targets), "source": "openmoji", "fid": list(targets.values()),
+                              "kid": 0.1, "target_count": 97, "target_total": 100})
+    distances.to_parquet(tmp_path / domains.SIMILARITY)
+    v = verdict(tmp_path, 2)
+    assert v.verdict == "confirmed" and "exact p = 0.017" in v.evidence[0].what  # 2 of 5! orderings: ρ = ±1
+    distances.assign(fid=distances.fid[::-1].to_numpy()).to_parquet(tmp_path / domains.SIMILARITY)
     assert verdict(tmp_path, 2).verdict == "contradicted"
+    # four targets in perfect order: p = 2/4! = 0.083, so four can never resolve it (a t approximation says p = 0)
+    distances[distances.target != "farthest"].to_parquet(tmp_path / domains.SIMILARITY)
+    assert verdict(tmp_path, 2).verdict == "not resolved"
+
+
+def test_a_domains_study_is_read_with_the_targets_its_default_study_trained_at_the_same_budget(tmp_path):
+    write_study(tmp_path, "laptop", {"scratch": [300, 302, 301], "tl": [200, 203, 200]}, dataset="a")
+    write_study(tmp_path, "laptop", {"scratch": [300, 302, 301], "tl": [250, 253, 250]}, dataset="b")
+    for target, gain in {"c": 20.0, "d": 10.0, "e": 5.0}.items():
+        write_study(tmp_path, "domains", {"scratch": [300, 302, 301], "tl": [300 - gain, 303 - gain, 300 - gain]},
+                    dataset=target)
+    pd.DataFrame({"target": list("abcde"), "source": "openmoji", "fid": [10.0, 20.0, 30.0, 40.0, 50.0], "kid": 0.1,
+                  "target_count": 97, "target_total": 100}).to_parquet(tmp_path / domains.SIMILARITY)
+    v = verdict(tmp_path, 2)
+    assert [e.study for e in v.evidence] == ["domains"] and "a, b, c, d, e" in v.evidence[0].what
+    assert v.verdict == "confirmed"
 
 
 def test_quantity_and_variability_are_read_from_datasets_that_differ_in_one_of_them(tmp_path):

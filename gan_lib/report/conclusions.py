@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from gan_lib.report import tables
+from gan_lib.report import domains, tables
 from gan_lib.report.overfitting import OVERFIT_R_T, late_diagnostics
 from gan_lib.report.results import read_results, read_scalars
 
@@ -32,7 +31,6 @@ CLAIMS = {
 # Datasets that differ in one property only: (fewer, more) images of one pool; (low, high) variability, ~100 each.
 QUANTITY_PAIR = ("fluent-objects-100", "fluent-objects-1000")
 VARIABILITY_PAIR = ("fluent-faces", "fluent-objects-100")
-SIMILARITY = "similarity.parquet"  # under results/: target, source, fid (distance of the target to the source)
 SUPPORTS, AGAINST, OPEN = "supports", "against", "not resolved"
 MEASURED = "measured (no threshold decides it)"  # evidence shown beside a verdict, not counted in it
 
@@ -111,25 +109,24 @@ def cost_evidence(studies: dict[str, pd.DataFrame], variant: str = "tl+da+cr",
     return out
 
 
+def with_budget_peers(studies: dict[str, pd.DataFrame], results_root: Path) -> dict[str, pd.DataFrame]:
+    """Each study's rows with the other targets its preset's default study trained at the same budget
+    (`domains.budget_peers`): what conclusions 2 and 5 compare across targets."""
+    return {study: pd.concat([df, domains.budget_peers(results_root, df)]) for study, df in studies.items()}
+
+
 def similarity_evidence(studies: dict[str, pd.DataFrame], results_root: Path) -> list[Evidence]:
     """Transfer's gain (scratch − tl final FID, mean over paired seeds) against each target's FID to the source,
-    as a Spearman rank correlation, per study with three or more such targets."""
-    path = results_root / SIMILARITY
-    if not path.exists():
-        return []
-    distance = pd.read_parquet(path).groupby("target").fid.mean()
+    as Spearman's ρ with its exact p, per study (with its budget peers) with three or more such targets."""
+    similarity = domains.read_similarity(results_root)
     out = []
-    for study, df in sorted(studies.items()):
-        gaps = tables.paired_gaps(df, "scratch")
-        if gaps.empty or "tl" not in gaps.index.get_level_values("variant"):
+    for study, df in sorted(with_budget_peers(studies, results_root).items()):
+        table = domains.gain_against_distance(similarity, df)
+        if len(table) < 3:
             continue
-        gain = -gaps.xs("tl", level="variant").gap_mean
-        targets = sorted(set(gain.index) & set(distance.index))
-        if len(targets) < 3:
-            continue
-        rho, p = stats.spearmanr([distance[t] for t in targets], [gain[t] for t in targets])
-        what = (f"Spearman ρ = {rho:+.2f} between the target's FID to the source and transfer's gain "
-                f"(p = {p:.2f}, {len(targets)} targets: {', '.join(targets)})")
+        rho, p, floor = domains.exact_spearman(list(table.fid), list(table.gain))
+        what = (f"Spearman ρ = {rho:+.2f} between the target's FID to the source and transfer's gain (exact p = "
+                f"{p:.3f}, the least {len(table)} targets can give {floor:.3f}; {', '.join(table.index)})")
         out.append(Evidence(study, _budget(tables.final_rows(df)), "several", what, _reading(p < 0.05, rho < 0)))
     return out
 
@@ -189,7 +186,7 @@ def problems_evidence(studies: dict[str, pd.DataFrame], results_root: Path) -> l
 
 NOT_TESTED = {
     2: "needs transfer's gain on three or more targets of graded similarity to the source and each target's FID to "
-       f"the source (`results/{SIMILARITY}`): the domains study",
+       f"the source (`results/{domains.SIMILARITY}`): the domains study",
     5: f"needs runs on `{QUANTITY_PAIR[0]}` beside `{QUANTITY_PAIR[1]}` (quantity) and `{VARIABILITY_PAIR[0]}` "
        "(variability) in one study: the domains study",
 }
@@ -214,13 +211,14 @@ def judge(number: int, evidence: list[Evidence]) -> Verdict:
 
 def thesis_verdicts(results_root: Path) -> list[Verdict]:
     studies = counted_studies(results_root)
+    peers = with_budget_peers(studies, results_root)
     evidence = {
         1: gap_evidence(studies, "tl", "scratch"),
         2: similarity_evidence(studies, results_root),
         3: gap_evidence(studies, "tl+da+cr", "tl"),
         4: cost_evidence(studies),
-        5: dataset_pair_evidence(studies, QUANTITY_PAIR, "quantity")
-        + dataset_pair_evidence(studies, VARIABILITY_PAIR, "variability"),
+        5: dataset_pair_evidence(peers, QUANTITY_PAIR, "quantity")
+        + dataset_pair_evidence(peers, VARIABILITY_PAIR, "variability"),
         6: problems_evidence(studies, results_root),
     }
     return [judge(n, evidence[n]) for n in CLAIMS]

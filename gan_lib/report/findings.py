@@ -16,6 +16,7 @@ import pandas as pd
 
 from gan_lib.errors import cli_errors
 from gan_lib.paths import REPO_ROOT, results_dir
+from gan_lib.report import domains
 from gan_lib.report import tables as report
 from gan_lib.report.conclusions import conclusions_markdown
 from gan_lib.report.overfitting import OVERFIT_R_T, LateDiagnostics, late_diagnostics
@@ -289,7 +290,7 @@ def _why(method: str, lowers: bool, r_without: float, onset_without: float | Non
 
 # --------------------------------------------------------------------------------------------- README blocks
 BLOCK = re.compile(r"(<!-- generated: (?P<study>[\w.+-]+) (?P<kind>summary|gaps|findings|wall|budget|diagnostics|"
-                   r"spread|conclusions) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
+                   r"spread|conclusions|similarity) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
 VARIANTS_BLOCK = re.compile(r"(<!-- variants: gan_lib.config.VARIANTS -->\n).*?(\n<!-- end variants -->)", re.S)
 
 
@@ -328,6 +329,9 @@ def render_readme(text: str, results_root: Path) -> str:
             body = budget_markdown(df, read_results(results_root, BUDGET_BASELINE))
         elif kind == "diagnostics":
             body = diagnostics_markdown(df, read_scalars(results_root, study))
+        elif kind == "similarity":
+            body = domains.similarity_markdown(domains.read_similarity(results_root),
+                                               pd.concat([df, domains.budget_peers(results_root, df)]))
         elif kind == "spread":
             body = spread_markdown(_joined(df, report.baseline_rows(results_root, df)), own_comparisons(df))
         else:
