@@ -21,8 +21,14 @@ import torch
 
 from gan_lib.data import load_dataset
 from gan_lib.errors import UserError, cli_errors
-from gan_lib.evaluation import (evaluate, fid_kid, folder_images, image_features, inception_extractor,
-                                reference_features)
+from gan_lib.evaluation import (
+    evaluate,
+    fid_kid,
+    folder_images,
+    image_features,
+    inception_extractor,
+    reference_features,
+)
 from gan_lib.models.build import load_sampler
 
 log = logging.getLogger(__name__)

@@ -76,8 +76,8 @@ def similarity_markdown(similarity: pd.DataFrame, df: pd.DataFrame) -> str:
         return "_No `results/similarity.parquet` yet: run `python -m gan_lib.metrics similarity`._"
     source = similarity.source.iloc[0]
     gains = transfer_gains(df)
-    lines = [f"| target | images (of) | FID to `{source}` | KID x 1000 | transfer's gain: scratch − tl FID (95 % ±, "
-             "seeds) |", "|---|---|---|---|---|"]
+    header = f"| target | images (of) | FID to `{source}` | KID x 1000 | transfer's gain: scratch − tl FID (95 % ±, seeds) |"
+    lines = [header, "|---|---|---|---|---|"]
     for target, r in similarity.set_index("target").sort_values("fid").iterrows():
         g = gains.loc[target] if target in gains.index else None
         gain = f"{tables.signed(g.gain)} (± {g.ci95:.1f}, {int(g.n)})" if g is not None and g.n >= 2 else "—"
