@@ -43,7 +43,7 @@ def budget_peers(results_root: Path, df: pd.DataFrame) -> pd.DataFrame:
 
 def transfer_gains(df: pd.DataFrame) -> pd.DataFrame:
     """Transfer's gain per dataset: `scratch` − `tl` final FID, paired by seed (mean, 95 % half-width, seeds)."""
-    gaps = tables.paired_gaps(df, "scratch")
+    gaps = tables.paired_gaps(df, "scratch") if not df.empty else pd.DataFrame()
     if gaps.empty or "tl" not in gaps.index.get_level_values("variant"):
         return pd.DataFrame(columns=["gain", "ci95", "n"])
     tl = gaps.xs("tl", level="variant")

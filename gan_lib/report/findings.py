@@ -321,6 +321,10 @@ def render_readme(text: str, results_root: Path) -> str:
         if study not in cache:
             cache[study] = read_results(results_root, study)
         kind, df = m["kind"], cache[study]
+        if kind == "similarity":  # the distances are data alone: shown before the study has rows
+            body = domains.similarity_markdown(domains.read_similarity(results_root),
+                                               pd.concat([df, domains.budget_peers(results_root, df)]))
+            return m.group(1) + body + "\n" + m.group(5)
         if df.empty:
             return m.group(1) + f"_No results of study `{study}` under `results/` yet._\n" + m.group(5)
         if kind == "wall":
@@ -329,9 +333,6 @@ def render_readme(text: str, results_root: Path) -> str:
             body = budget_markdown(df, read_results(results_root, BUDGET_BASELINE))
         elif kind == "diagnostics":
             body = diagnostics_markdown(df, read_scalars(results_root, study))
-        elif kind == "similarity":
-            body = domains.similarity_markdown(domains.read_similarity(results_root),
-                                               pd.concat([df, domains.budget_peers(results_root, df)]))
         elif kind == "spread":
             body = spread_markdown(_joined(df, report.baseline_rows(results_root, df)), own_comparisons(df))
         else:
