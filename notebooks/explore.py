@@ -50,6 +50,7 @@ if len(runs) < len(folders):
     print(f"left out {len(folders) - len(runs)} run folder(s) without a checkpoint yet")
 runs.update({"committed: " + name: d for name, d in committed_models(REPO_ROOT / models_root).items()})
 runs["source: " + source_dir] = REPO_ROOT / source_dir
+print(f"{len(runs)} models to explore:", ", ".join(runs))
 picker = widgets.Dropdown(options=list(runs), description="run", layout={"width": "60%"})
 # the thresholds of the study's truncation sweep (the report's truncation figure)
 truncation = widgets.SelectionSlider(options=EVAL_TRUNCATIONS, value=0.0, description="truncation")
