@@ -21,7 +21,8 @@ from gan_lib.paths import REPO_ROOT
 from gan_lib.report.results import read_results
 from gan_lib.training.loop import train
 
-# |FID(16-bit model) - committed FID| allowed, measured on the committed models (docs/studies.md: committed models)
+# |FID(16-bit model) - committed FID| allowed: about 5x the largest of the 8 committed laptop models' (0.099;
+# docs/studies.md, committed models)
 FID_TOLERANCE = 0.5
 
 
