@@ -112,15 +112,15 @@ def cost_evidence(studies: dict[str, pd.DataFrame], variant: str = "tl+da+cr",
 def with_budget_peers(studies: dict[str, pd.DataFrame], results_root: Path) -> dict[str, pd.DataFrame]:
     """Each study's rows with the other targets its preset's default study trained at the same budget
     (`domains.budget_peers`): what conclusions 2 and 5 compare across targets."""
-    return {study: pd.concat([df, domains.budget_peers(results_root, df)]) for study, df in studies.items()}
+    return {study: domains.with_budget_peers(results_root, df) for study, df in studies.items()}
 
 
-def similarity_evidence(studies: dict[str, pd.DataFrame], results_root: Path) -> list[Evidence]:
+def similarity_evidence(peers: dict[str, pd.DataFrame], results_root: Path) -> list[Evidence]:
     """Transfer's gain (scratch − tl final FID, mean over paired seeds) against each target's FID to the source,
     as Spearman's ρ with its exact p, per study (with its budget peers) with three or more such targets."""
     similarity = domains.read_similarity(results_root)
     out = []
-    for study, df in sorted(with_budget_peers(studies, results_root).items()):
+    for study, df in sorted(peers.items()):
         table = domains.gain_against_distance(similarity, df)
         if len(table) < 3:
             continue
@@ -214,7 +214,7 @@ def thesis_verdicts(results_root: Path) -> list[Verdict]:
     peers = with_budget_peers(studies, results_root)
     evidence = {
         1: gap_evidence(studies, "tl", "scratch"),
-        2: similarity_evidence(studies, results_root),
+        2: similarity_evidence(peers, results_root),
         3: gap_evidence(studies, "tl+da+cr", "tl"),
         4: cost_evidence(studies),
         5: dataset_pair_evidence(peers, QUANTITY_PAIR, "quantity")

@@ -41,6 +41,11 @@ def budget_peers(results_root: Path, df: pd.DataFrame) -> pd.DataFrame:
     return base[keep]
 
 
+def with_budget_peers(results_root: Path, df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with its `budget_peers`: every target trained at this budget."""
+    return pd.concat([df, budget_peers(results_root, df)])
+
+
 def transfer_gains(df: pd.DataFrame) -> pd.DataFrame:
     """Transfer's gain per dataset: `scratch` − `tl` final FID, paired by seed (mean, 95 % half-width, seeds)."""
     gaps = tables.paired_gaps(df, "scratch") if not df.empty else pd.DataFrame()

@@ -323,7 +323,7 @@ def render_readme(text: str, results_root: Path) -> str:
         kind, df = m["kind"], cache[study]
         if kind == "similarity":  # the distances are data alone: shown before the study has rows
             body = domains.similarity_markdown(domains.read_similarity(results_root),
-                                               pd.concat([df, domains.budget_peers(results_root, df)]))
+                                               domains.with_budget_peers(results_root, df))
             return m.group(1) + body + "\n" + m.group(5)
         if df.empty:
             return m.group(1) + f"_No results of study `{study}` under `results/` yet._\n" + m.group(5)
