@@ -85,10 +85,10 @@ def tiny_cache(tmp_path_factory):
 
 
 def study(root: Path, cache: Path, source: Path, *flags: str, datasets=DATASETS, variants=("scratch", "tl"),
-          report: bool = False) -> list[str]:
-    """The smoke grid's command line (4 steps, FID/KID at steps 2 and 4), writing under `root`."""
+          report: bool = False, steps: int = 4) -> list[str]:
+    """The smoke grid's command line (4 steps unless told, FID/KID every 2), writing under `root`."""
     return [sys.executable, "-m", "gan_lib.study", "--preset", "smoke", "--study", "grid", "--datasets", *datasets,
-            "--variants", *variants, "--seeds", "0", "--steps", "4", "--pretrained", str(source),
+            "--variants", *variants, "--seeds", "0", "--steps", str(steps), "--pretrained", str(source),
             "--runs-root", str(root / "runs"), "--results-root", str(root / "results"),
             "--output-root", str(root / "executed"), *([] if report else ["--no-report"]), *flags]
 
@@ -110,6 +110,20 @@ def local_grid(tmp_path_factory, tiny_cache, smoke_source):
     """The reference: the grid (2 datasets x {scratch, tl}) with the local executor, one run at a time."""
     root = tmp_path_factory.mktemp("local")
     run_cli(study(root, tiny_cache, smoke_source), tiny_cache)
+    return root
+
+
+# Long enough that a killed worker's kernel, which trains on until it notices (ipykernel polls its parent once a
+# second), cannot reach the end before it exits: 18 steps and 9 evaluations after the first checkpoint.
+LONG_RUN_STEPS = 20
+
+
+@pytest.fixture(scope="module")
+def local_long_run(tmp_path_factory, tiny_cache, smoke_source):
+    """The killed run's uninterrupted reference: tinya, scratch, LONG_RUN_STEPS steps, local executor."""
+    root = tmp_path_factory.mktemp("local_long")
+    run_cli(study(root, tiny_cache, smoke_source, datasets=["tinya"], variants=["scratch"], steps=LONG_RUN_STEPS),
+            tiny_cache)
     return root
 
 
@@ -211,32 +225,34 @@ def test_ray_grid_on_two_nodes_matches_the_local_executor_bit_for_bit(ray_cluste
 
 
 def test_ray_worker_killed_mid_run_resumes_to_the_uninterrupted_weights(ray_cluster, tiny_cache, smoke_source,
-                                                                       local_grid, tmp_path):
+                                                                       local_long_run, tmp_path):
     args = study(tmp_path, tiny_cache, smoke_source, "--executor", "ray", "--ray-address", ray_cluster,
-                 "--gpus-per-run", "0", datasets=["tinya"], variants=["scratch"])
+                 "--gpus-per-run", "0", datasets=["tinya"], variants=["scratch"], steps=LONG_RUN_STEPS)
     driver = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env={**os.environ, "GAN_LIB_CACHE": str(tiny_cache)})
     run_dir = tmp_path / "runs/grid/tinya_scratch_seed0"
-    deadline = time.time() + 600
+    deadline, worker, kernels = time.time() + 600, None, []
     while not (run_dir / "checkpoint.pt").exists() and time.time() < deadline and driver.poll() is None:
-        time.sleep(0.05)
+        if not kernels and (run_dir / WORKER_RECORD).exists():  # found before the checkpoint: the kill is prompt
+            worker = json.loads((run_dir / WORKER_RECORD).read_text())["pid"]
+            kernels = children(worker)
+        time.sleep(0.005)
     assert driver.poll() is None, driver.communicate()[1][-3000:]
-    worker = json.loads((run_dir / WORKER_RECORD).read_text())["pid"]
-    kernels = children(worker)
-    os.kill(worker, signal.SIGKILL)  # step 2 is checkpointed; the run is evaluating step 4
+    assert kernels, "the worker's kernel was not found before the first checkpoint"
+    os.kill(worker, signal.SIGKILL)  # the step-2 checkpoint is written; the run trains on
     _, stderr = driver.communicate(timeout=600)
     assert driver.returncode == 0, stderr[-3000:]
 
     assert json.loads((run_dir / WORKER_RECORD).read_text())["pid"] != worker  # a second attempt finished it
-    assert kernels and not [pid for pid in kernels if running(pid)]  # the first attempt's kernel ended with it
-    assert [start["step"] for start in read_starts(run_dir)] == [0, 2]  # resumed from the step-2 checkpoint
-    reference = trained_weights(local_grid / "runs/grid/tinya_scratch_seed0")
+    assert not [pid for pid in kernels if running(pid)]  # the first attempt's kernel ended with it
+    starts = [start["step"] for start in read_starts(run_dir)]
+    assert len(starts) == 2 and starts[0] == 0 and 2 <= starts[1] < LONG_RUN_STEPS, starts  # resumed mid-run
+    reference = trained_weights(local_long_run / "runs/grid/tinya_scratch_seed0")
     resumed = trained_weights(run_dir)
-    assert resumed["step"] == reference["step"] == 4
+    assert resumed["step"] == reference["step"] == LONG_RUN_STEPS
     for net in ("G", "D", "G_ema"):
         assert all(torch.equal(resumed[net][k], reference[net][k]) for k in reference[net]), net
     rows = train_rows(tmp_path)
-    assert list(rows.step) == [2, 4] and not rows.duplicated(["run_id", "step"]).any()
+    assert list(rows.step) == list(range(2, LONG_RUN_STEPS + 1, 2)) and not rows.duplicated(["run_id", "step"]).any()
     assert [p.name for p in (tmp_path / "results/runs/grid").iterdir()] == ["tinya_scratch_seed0.parquet"]
-    local = train_rows(local_grid).query("run_id == 'tinya_scratch_seed0'").reset_index(drop=True)
-    assert rows[["fid", "kid"]].equals(local[["fid", "kid"]])
+    assert rows[["fid", "kid"]].equals(train_rows(local_long_run)[["fid", "kid"]])
