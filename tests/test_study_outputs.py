@@ -69,6 +69,28 @@ def test_two_studies_own_their_reports_rerun_compares_and_failed_run_is_listed(t
     assert tree_hashes(results / "reports" / "a.html", results / "figures" / "a", results / "runs" / "a") == before
 
 
+def test_kernels_the_cpu_lacks_are_one_line_before_anything_runs(tmp_path, capsys, monkeypatch):
+    """ATEN_CPU_CAPABILITY=avx512 on an AVX2 CPU: torch would die of an illegal instruction in the first kernel."""
+    from gan_lib.errors import UserError
+    from gan_lib.training import provenance
+
+    avx2_cpu = {"avx", "avx2", "fma", "sse4_2"}
+    with pytest.raises(UserError, match="ATEN_CPU_CAPABILITY=avx512 .* lacks avx512f, avx512bw, avx512vl, "
+                                        "avx512dq.*use one it has \\(avx2\\)"):
+        provenance.check_requested_capability("AVX512", avx2_cpu)
+    provenance.check_requested_capability("avx2", avx2_cpu)
+    provenance.check_requested_capability("default", set())
+    monkeypatch.setitem(provenance.CAPABILITY_FLAGS, "avx2", ("no-cpu-has-this",))  # this CPU, read from /proc
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    with pytest.raises(SystemExit):
+        study_main(["--preset", "smoke", "--study", "cap", "--datasets", "fluent-faces", "--variants", "scratch",
+                    "--runs-root", str(tmp_path / "runs"), "--results-root", str(tmp_path / "results"),
+                    "--output-root", str(tmp_path / "executed")])
+    assert "ATEN_CPU_CAPABILITY=avx2 asks for kernels this CPU cannot run (it lacks no-cpu-has-this)" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()
+
+
 def test_rerun_needs_finished_committed_cells(tmp_path, capsys):
     with pytest.raises(SystemExit):
         study_main(["--preset", "smoke", "--study", "none", "--datasets", "fluent-faces", "--variants", "scratch",

@@ -28,6 +28,7 @@ from gan_lib.report.rendering import render_index, render_report
 from gan_lib.study.executors import Executor, LocalExecutor
 from gan_lib.study.progress import StepProgress
 from gan_lib.study.runspec import PARAM_FIELDS, RunSpec, run_state
+from gan_lib.training.provenance import check_requested_capability
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +298,8 @@ def _run(args: argparse.Namespace) -> int:
     specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained, options,
                  args.epochs, tuple(args.truncations))
     check_sources(specs)
+    if not args.report_only:
+        check_requested_capability()
     results_root = _absolute(args.results_root or str(results_dir()))
     runs_root, output_root = _absolute(args.runs_root), _absolute(args.output_root)
     if args.report_only:

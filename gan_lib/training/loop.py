@@ -35,7 +35,7 @@ from gan_lib.models.miner import Sampler
 from gan_lib.training.augment import ada_update, adaptive_augment, diff_augment, flip_translate
 from gan_lib.training.losses import D_LOSSES, G_LOSSES, consistency, lecam
 from gan_lib.training.monitor import DivergenceError, check_losses, d_diagnostics, log_scalars, record_evaluation
-from gan_lib.training.provenance import record_start
+from gan_lib.training.provenance import check_requested_capability, record_start
 from gan_lib.training.run_dir import Checkpointer, prepare_run_dir, slim_run, write_status
 from gan_lib.training.state import TrainState
 
@@ -251,6 +251,7 @@ def train(cfg: Config, run_dir: str | Path, *, dataset: Any = None, extractor: A
     Each evaluation row holds step, images seen, seconds and the metrics; `on_eval(row, sampler)` sees each.
     """
     run_dir = Path(run_dir)
+    check_requested_capability()
     if dataset is None:
         dataset = load_dataset(cfg.data_name, cfg.data_resolution).subset(cfg.data_count, cfg.data_seed)
     if dataset.resolution != cfg.data_resolution:

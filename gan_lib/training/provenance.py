@@ -15,16 +15,41 @@ start's lock digest and whether every start's environment matched the lock.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from gan_lib import environment
+from gan_lib.errors import UserError
 from gan_lib.files import atomic_write_bytes, write_json
 from gan_lib.paths import REPO_ROOT
 
 STARTS = "provenance.json"
+# The x86 flags each ATEN_CPU_CAPABILITY value needs (as torch's dispatch checks them). Asked for on a CPU without
+# them, torch still selects those kernels, and the first one kills the process (illegal instruction).
+CAPABILITY_FLAGS = {"avx2": ("avx2", "fma"), "avx512": ("avx512f", "avx512bw", "avx512vl", "avx512dq")}
+
+
+def check_requested_capability(requested: str | None = None, cpu_flags: set[str] | None = None) -> None:
+    """A one-line error when ATEN_CPU_CAPABILITY (or `requested`) names kernels this CPU cannot run (flags from
+    /proc/cpuinfo, or `cpu_flags`); nothing to check when it is unset or the flags cannot be read."""
+    requested = (requested if requested is not None else os.environ.get("ATEN_CPU_CAPABILITY", "")).lower()
+    if requested not in CAPABILITY_FLAGS:
+        return
+    if cpu_flags is None:
+        try:
+            text = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return
+        cpu_flags = {f for line in text.splitlines() if line.startswith("flags") for f in line.split(":", 1)[1].split()}
+    missing = [f for f in CAPABILITY_FLAGS[requested] if f not in cpu_flags]
+    if cpu_flags and missing:
+        runnable = [name for name, flags in CAPABILITY_FLAGS.items() if all(f in cpu_flags for f in flags)]
+        raise UserError(f"ATEN_CPU_CAPABILITY={requested} asks for kernels this CPU cannot run (it lacks "
+                        f"{', '.join(missing)}); unset it or use one it has ({', '.join(runnable) or 'default'}), "
+                        f"knowing that runs are bit-reproducible only under the capability they trained with")
 
 
 def git_state() -> tuple[str, bool]:
