@@ -82,7 +82,8 @@ def test_the_cli_exports_runs_and_prints_their_size(finished_tl_run, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(committed_models(), key=lambda n: not n.startswith("laptop/"))[:1])  # 200 samples
+# a model of the default study (200 samples) if there is one: the quickest to score
+@pytest.mark.parametrize("name", sorted(committed_models(), key=lambda n: not n.startswith("laptop/"))[:1])
 def test_a_committed_model_scores_its_committed_final_fid_with_the_real_inception(name):
     """fid-run (real Inception network, the run's own evaluation latents and sample count) on the 16-bit model."""
     folder = committed_models()[name]

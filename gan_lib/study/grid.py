@@ -298,14 +298,13 @@ def _run(args: argparse.Namespace) -> int:
     specs = grid(study, args.preset, args.datasets, args.variants, args.seeds, args.steps, args.pretrained, options,
                  args.epochs, tuple(args.truncations))
     check_sources(specs)
-    if not args.report_only:
-        check_requested_capability()
     results_root = _absolute(args.results_root or str(results_dir()))
     runs_root, output_root = _absolute(args.runs_root), _absolute(args.output_root)
     if args.report_only:
         path = render_report(study, results_root, output_root)
         print(f"study {study}: trained nothing (--report-only); report: {path}; index: {render_index(results_root)}")
         return 0
+    check_requested_capability()
     if args.rerun:
         _check_committed(base, specs, results_root)
     executor = make_executor(args)
