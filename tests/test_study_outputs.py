@@ -115,6 +115,23 @@ def test_compare_studies_says_identical_within_or_outside_the_seed_range():
     assert set(compare_studies(one_seed, shifted).verdict) == {"no spread to compare with (one committed seed)"}
 
 
+def test_a_study_is_compared_with_another_that_trained_its_cells_with_the_same_settings_and_seeds_to_spare():
+    from gan_lib.report.findings import same_cells_markdown
+    from gan_lib.report.results import read_results
+    from gan_lib.report.tables import same_cells_elsewhere
+
+    committed = read_results(REPO / "results", "laptop")
+    retrained = committed[committed.train_seed == 0].assign(study="kernels", fid=lambda d: d.fid + 1e3)
+    found = same_cells_elsewhere(retrained, {"laptop": committed, "kernels": retrained})
+    assert list(found) == ["laptop"] and len(found["laptop"]) == len(final_rows(retrained)) == 8
+    assert same_cells_markdown("laptop", found["laptop"]).startswith(
+        "Against `laptop`: 0 of 8 cells within its seeds' 95 % prediction interval, 0 bit-identical; the largest "
+        "difference is +1000.0 FID")
+    # not the same cells: other evaluation latents, or the other study has a single seed of them
+    assert same_cells_elsewhere(retrained.assign(eval_seed=1), {"laptop": committed}) == {}
+    assert same_cells_elsewhere(committed, {"kernels": retrained}) == {}
+
+
 def test_seed_prediction_interval_is_mean_pm_t_sd_sqrt_1_plus_1_over_n():
     low, high = seed_prediction_interval(pd.Series([1.0, 2.0, 3.0]))
     half = 4.302653 * 1.0 * (4 / 3) ** 0.5  # t(0.975, 2 df) x sd x sqrt(1 + 1/3)

@@ -287,6 +287,15 @@ def _why(method: str, lowers: bool, r_without: float, onset_without: float | Non
                                 "yet"}[fid]
     return f"D overfits with and without {method}: {method} does not prevent it here"
 
+def same_cells_markdown(other: str, table: pd.DataFrame) -> str:
+    """One line on `report.same_cells_elsewhere`'s table against study `other`: how many cells fall within its
+    seeds' prediction interval, and the largest difference."""
+    within = table.verdict.str.startswith("within").sum()
+    widest = table.loc[table.fid_diff.abs().idxmax()]
+    return (f"Against `{other}`: {within} of {len(table)} cells within its seeds' 95 % prediction interval, "
+            f"{(table.verdict == 'bit-identical').sum()} bit-identical; the largest difference is "
+            f"{report.signed(widest.fid_diff)} FID (`{widest.variant}` on {widest.dataset}, seed {widest.train_seed}).")
+
 
 # --------------------------------------------------------------------------------------------- README blocks
 BLOCK = re.compile(r"(<!-- generated: (?P<study>[\w.+-]+) (?P<kind>summary|gaps|findings|wall|budget|diagnostics|"

@@ -112,6 +112,8 @@ def compare_studies(committed: pd.DataFrame, rerun: pd.DataFrame) -> pd.DataFram
         return pd.DataFrame()
     table = new[keys + ["fid", "kid", "num_samples"]].merge(old[keys + ["fid", "kid"]], on=keys,
                                                             suffixes=("_rerun", "_committed"))
+    if table.empty:
+        return table
     interval = old.groupby(["dataset", "variant"]).fid.apply(seed_prediction_interval)
     table[["seeds_low", "seeds_high"]] = [interval[d, v] for d, v in zip(table.dataset, table.variant)]
     same = (table.fid_rerun == table.fid_committed) & (table.kid_rerun == table.kid_committed)
@@ -126,6 +128,26 @@ def compare_studies(committed: pd.DataFrame, rerun: pd.DataFrame) -> pd.DataFram
                                      **{f"env_{k}": v.map(environments) for k, v in starts.items()}}), on=keys)
     return table[keys + ["num_samples", "fid_committed", "fid_rerun", "fid_diff", "kid_committed", "kid_rerun",
                          "cpu_committed", "cpu_rerun", "env_committed", "env_rerun", "verdict"]]
+
+
+SAME_CELL_SETTINGS = ["opt_steps", "batch_size", "resolution", "eval_seed", "num_samples"]
+
+
+def same_cells_elsewhere(df: pd.DataFrame, others: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """`compare_studies` of this study's runs against each other study that trained the same cells (dataset,
+    variant, seed) with the same steps, batch, resolution and final evaluation, e.g. under other CPU kernels;
+    only cells that the other study ran with two or more seeds, so that its prediction interval exists."""
+    final = final_rows(df)
+    out = {}
+    for name, other in sorted(others.items()):
+        if final.empty or name in set(df.study):
+            continue
+        rows = final_rows(other).merge(final[SAME_CELL_SETTINGS].drop_duplicates(), on=SAME_CELL_SETTINGS)
+        rows = rows[rows.groupby(["dataset", "variant"]).train_seed.transform("nunique") >= 2]
+        table = compare_studies(rows, final) if len(rows) else pd.DataFrame()
+        if not table.empty:
+            out[name] = table
+    return out
 
 
 def methods_table(df: pd.DataFrame) -> pd.DataFrame:
