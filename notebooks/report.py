@@ -149,12 +149,12 @@ if elsewhere:
     section("The same cells in another study",
             "Cells of this study (dataset, variant, training seed; same steps, batch, resolution and final "
             "evaluation latents) that another committed study trained too, for example under other CPU kernels "
-            "(`cpu_*`, from the runs' records): this study's final FID (`fid_rerun`) beside the other's "
-            "(`fid_committed`), and whether it lies within the 95 % prediction interval of the other study's seeds, "
-            "where one more seed would fall.")
+            "(`cpu`, from the runs' records): the final FID here beside there, and whether it lies within the 95 % "
+            "prediction interval of the other study's seeds, where one more seed would fall.")
     for other, frame in elsewhere.items():
-        display(Markdown(findings.same_cells_markdown(other, frame)),
-                table(frame.drop(columns=["env_committed", "env_rerun"])))
+        display(Markdown(findings.same_cells_markdown(other, frame)), table(
+            frame.drop(columns=["env_committed", "env_rerun"]).rename(
+                columns=lambda c: c.replace("_committed", f" ({other})").replace("_rerun", f" ({study})"))))
 
 # %%
 scalars = read_scalars(root, study)
