@@ -287,6 +287,7 @@ def _why(method: str, lowers: bool, r_without: float, onset_without: float | Non
                                 "yet"}[fid]
     return f"D overfits with and without {method}: {method} does not prevent it here"
 
+
 def same_cells_markdown(other: str, table: pd.DataFrame) -> str:
     """One line on `report.same_cells_elsewhere`'s table against study `other`: how many cells fall within its
     seeds' prediction interval, and the largest difference."""

@@ -138,13 +138,13 @@ def same_cells_elsewhere(df: pd.DataFrame, others: dict[str, pd.DataFrame]) -> d
     variant, seed) with the same steps, batch, resolution and final evaluation, e.g. under other CPU kernels;
     only cells that the other study ran with two or more seeds, so that its prediction interval exists."""
     final = final_rows(df)
+    settings = final[SAME_CELL_SETTINGS].drop_duplicates()
     out = {}
     for name, other in sorted(others.items()):
-        if final.empty or name in set(df.study):
+        if name in set(df.study):
             continue
-        rows = final_rows(other).merge(final[SAME_CELL_SETTINGS].drop_duplicates(), on=SAME_CELL_SETTINGS)
-        rows = rows[rows.groupby(["dataset", "variant"]).train_seed.transform("nunique") >= 2]
-        table = compare_studies(rows, final) if len(rows) else pd.DataFrame()
+        rows = final_rows(other).merge(settings, on=SAME_CELL_SETTINGS)
+        table = compare_studies(rows[rows.groupby(["dataset", "variant"]).train_seed.transform("nunique") >= 2], final)
         if not table.empty:
             out[name] = table
     return out
