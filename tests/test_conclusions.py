@@ -16,7 +16,7 @@ from gan_lib.report.spread import spread_table
 
 def write_study(root: Path, study: str, fids: dict[str, list[float]], dataset: str = "fluent-faces",
                 seconds: dict[str, list[float]] | None = None, status: dict[str, str] | None = None,
-                nn_ratio: float = 1.3, steps: int = 4) -> None:
+                nn_ratio: float = 1.3, steps: int = 4, count: int = 97) -> None:
     """One parquet per run: variant -> final FID per seed (and training seconds, and a failed status)."""
     for variant, values in fids.items():
         for seed, fid in enumerate(values):
@@ -28,7 +28,7 @@ def write_study(root: Path, study: str, fids: dict[str, list[float]], dataset: s
                       "extractor": "fixture", "eval_seconds": 0.1, "nn_distance_ratio": nn_ratio}]
             run_id = f"{dataset}_{variant}_seed{seed}"
             run_status = (status or {}).get(run_id, "ok")
-            rows = make_rows(cfg, evals, run_id=run_id, study=study, device="cpu", dataset_count=97,
+            rows = make_rows(cfg, evals, run_id=run_id, study=study, device="cpu", dataset_count=count,
                              status=run_status, message="diverged" if run_status == "failed" else "")
             write_rows(rows, run_path(study, run_id, root))
 
@@ -104,16 +104,19 @@ def test_a_domains_study_is_read_with_the_targets_its_default_study_trained_at_t
                   "target_count": 97, "target_total": 100}).to_parquet(tmp_path / domains.SIMILARITY)
     v = verdict(tmp_path, 2)
     assert [e.study for e in v.evidence] == ["domains"] and "a, b, c, d, e" in v.evidence[0].what
+    assert v.evidence[0].dataset == "5 targets"
     assert v.verdict == "confirmed"
 
 
 def test_quantity_and_variability_are_read_from_datasets_that_differ_in_one_of_them(tmp_path):
     assert verdict(tmp_path, 5).verdict == "not tested here"
     small, large = conclusions.QUANTITY_PAIR
-    write_study(tmp_path, "domains", {"tl": [200, 205, 202]}, dataset=small)
-    write_study(tmp_path, "domains", {"tl": [150, 152, 149]}, dataset=large)
+    write_study(tmp_path, "domains", {"tl": [200, 205, 202]}, dataset=small, steps=240, count=100)
+    write_study(tmp_path, "domains", {"tl": [150, 152, 149]}, dataset=large, steps=240, count=1000)
+    write_study(tmp_path, "domains", {"tl": [190, 192, 189]}, dataset="twemoji-faces", steps=240, count=90)
     v = verdict(tmp_path, 5)
     assert v.verdict == "confirmed" and v.evidence[0].what.startswith("quantity:")
+    assert v.evidence[0].budget == "240 steps of 16 (4–38 epochs)"  # the pair's budget: one step count, two epoch counts
 
 
 def test_problems_remain_while_an_improved_variant_fails_or_copies_and_not_otherwise(tmp_path):

@@ -38,7 +38,7 @@ MEASURED = "measured (no threshold decides it)"  # evidence shown beside a verdi
 @dataclass(frozen=True)
 class Evidence:
     study: str
-    budget: str  # "40 epochs"
+    budget: str  # "40 epochs", or "240 steps of 16 (4–40 epochs)"
     dataset: str
     what: str  # "`tl` − `scratch` −153.7 FID (95 % ± 43.9, 3 seeds)"
     reading: str  # SUPPORTS, AGAINST or OPEN
@@ -61,9 +61,14 @@ def counted_studies(results_root: Path) -> dict[str, pd.DataFrame]:
 
 
 def _budget(final: pd.DataFrame) -> str:
-    """'150 epochs', or '4 and 40 epochs' for rows of datasets trained for different numbers of epochs."""
-    epochs = tables.epochs_seen(final).groupby(final.dataset).median()
-    return " and ".join(f"{e:.0f}" for e in sorted(set(epochs.round()))) + " epochs"
+    """'150 epochs'; for datasets of different sizes trained for one step count, '240 steps of 16 (4–40 epochs)'."""
+    epochs = sorted(set(tables.epochs_seen(final).groupby(final.dataset).median().round()))
+    if len(epochs) == 1:
+        return f"{epochs[0]:.0f} epochs"
+    span = f"{epochs[0]:.0f}–{epochs[-1]:.0f} epochs"
+    if final.step.nunique() == 1 and final.batch_size.nunique() == 1:
+        return f"{final.step.iloc[0]} steps of {final.batch_size.iloc[0]} ({span})"
+    return span
 
 
 def _reading(resolved: bool, better: bool) -> str:
@@ -127,7 +132,8 @@ def similarity_evidence(peers: dict[str, pd.DataFrame], results_root: Path) -> l
         rho, p, floor = domains.exact_spearman(list(table.fid), list(table.gain))
         what = (f"Spearman ρ = {rho:+.2f} between the target's FID to the source and transfer's gain (exact p = "
                 f"{p:.3f}, the least {len(table)} targets can give {floor:.3f}; {', '.join(table.index)})")
-        out.append(Evidence(study, _budget(tables.final_rows(df)), "several", what, _reading(p < 0.05, rho < 0)))
+        out.append(Evidence(study, _budget(tables.final_rows(df)), f"{len(table)} targets", what,
+                            _reading(p < 0.05, rho < 0)))
     return out
 
 
@@ -146,7 +152,7 @@ def dataset_pair_evidence(studies: dict[str, pd.DataFrame], pair: tuple[str, str
             half = tables.t_half_width(g)
             what = (f"{label}: `{variant}` FID on {pair[0]} − on {pair[1]} {tables.signed(g.mean())} "
                     f"(95 % ± {half:.1f}, {len(g)} seeds)")
-            out.append(Evidence(study, _budget(final[final.variant == variant]), f"{pair[0]} vs {pair[1]}", what,
+            out.append(Evidence(study, _budget(final[(final.variant == variant) & final.dataset.isin(pair)]), f"{pair[0]} vs {pair[1]}", what,
                                 _reading(abs(g.mean()) > half, g.mean() > 0)))
     return out
 
