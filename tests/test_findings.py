@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from gan_lib.paths import REPO_ROOT
-from gan_lib.report.findings import documents, findings_markdown, gaps_markdown, render_readme
+from gan_lib.report.findings import documents, findings_markdown, gaps_markdown, main, render_readme
 
 
 def fake_results(fids: dict[str, list[float]], dataset: str = "faces") -> pd.DataFrame:
@@ -169,3 +170,10 @@ def test_budget_comparison_reads_the_cr_gap_at_the_longer_budget():
     assert budget_markdown(long, short).endswith(
         "At 150 epochs of faces, CR on top of DiffAugment is +60.0 FID, resolved (worse; 95 % ± 2.5): CR, the "
         "thesis's fourth variant, hurts here (the thesis published no FID for it to compare with).")
+
+
+def test_rendering_every_report_of_a_folder_without_results_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="2"):
+        main(["reports", "--results-root", str(tmp_path), "--output-root", str(tmp_path / "executed")])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{tmp_path / 'runs'}: no study results here" in err

@@ -3,6 +3,7 @@ per-step scalars, sample and memorization figures and executed notebook, and the
 Runs still training (or failed) in the clone are left where they are.
 
     python tools/copy_study.py /work/studies laptop-150ep
+    python -m gan_lib.report reports && python -m gan_lib.report readme   # then every report and the README agree
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ with 95 % intervals, and the findings in words. The report notebook and the READ
 these, so no number in the prose is typed by hand.
 
     python -m gan_lib.report readme [--check]   # rewrite (or check) the README's generated blocks
+    python -m gan_lib.report reports            # render every committed study's report and the index again
 """
 
 from __future__ import annotations
@@ -357,13 +358,23 @@ def render_readme(text: str, results_root: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gan_lib.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["readme"])
+    parser.add_argument("command", choices=["readme", "reports"])
     parser.add_argument("--check", action="store_true", help="exit 1 if a document's blocks are out of date")
     parser.add_argument("--readme", nargs="+", default=None, metavar="FILE",
                         help="the documents to update (default: README.md and docs/*.md)")
     parser.add_argument("--results-root", default=None, help="default: results/")
+    parser.add_argument("--output-root", default=str(REPO_ROOT / "papermill_runs"),
+                        help="reports: where the executed report notebooks go (default: papermill_runs/)")
     args = parser.parse_args(argv)
+    if args.command == "reports" and (args.check or args.readme):
+        parser.error("--check and --readme are options of `readme`, not of `reports`")
     root = Path(args.results_root) if args.results_root else results_dir()
+    if args.command == "reports":
+        from gan_lib.report.rendering import render_all
+
+        for path in render_all(root.resolve(), Path(args.output_root).resolve()):
+            print(path)
+        return 0
     stale = 0
     for path in [Path(p) for p in args.readme] if args.readme else documents():
         text = path.read_text()

@@ -39,6 +39,21 @@ def render_report(study: str, results_root: Path, output_root: Path) -> Path:
     return _write_if_changed(study_outputs(results_root, study)["report"], html.encode())
 
 
+def render_all(results_root: Path, output_root: Path) -> list[Path]:
+    """The report of every study with rows under `results_root`, then the index. Each report's conclusions section
+    reads the rows of every study, so after one study changes the others' reports are rendered again to agree."""
+    from tqdm.auto import tqdm
+
+    from gan_lib.errors import UserError
+
+    runs = results_root / "runs"
+    if not runs.is_dir():
+        raise UserError(f"{runs}: no study results here; pass --results-root the folder that holds runs/")
+    studies = sorted(p.name for p in runs.iterdir() if p.is_dir() and any(p.glob("*.parquet")))
+    paths = [render_report(study, results_root, output_root) for study in tqdm(studies, desc="reports", unit="report")]
+    return [*paths, render_index(results_root)]
+
+
 def render_index(results_root: Path) -> Path:
     """`results/report.html`: a page linking every study's report under `results/reports/`."""
     import html
