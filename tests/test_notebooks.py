@@ -227,6 +227,9 @@ def test_paired_gaps_pair_runs_by_seed_and_say_which_gaps_exceed_the_spread(tmp_
     assert gaps.loc["tl+da", "gap_mean"] == 0.3 and not gaps.loc["tl+da", "resolved"]  # +1, +5, -5
     only_baseline = read_results(root, "gaps").query("variant == 'tl'")
     assert report.paired_gaps(only_baseline, "tl").empty and report.paired_gaps(only_baseline, "scratch").empty
+    other = fake_rows("gaps", "fluent-objects-1000", "tl", 0, [400, 250])  # a dataset without tl+da or scratch
+    write_rows(other, run_path("gaps", other[0]["run_id"], root))
+    assert "fluent-objects-1000" not in report.paired_gaps(read_results(root, "gaps"), "tl").index.levels[0]
 
 
 @pytest.mark.slow

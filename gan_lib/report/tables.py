@@ -283,8 +283,8 @@ def paired_gaps(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
     final = final_rows(df).pivot_table(index=["dataset", "train_seed"], columns="variant", values="fid")
     if baseline not in final:
         return pd.DataFrame()
-    gaps = final.drop(columns=baseline).sub(final[baseline], axis=0).stack().rename("gap").reset_index()
-    if gaps.empty:  # only the baseline was run
+    gaps = final.drop(columns=baseline).sub(final[baseline], axis=0).stack().dropna().rename("gap").reset_index()
+    if gaps.empty:  # only the baseline was run, or no variant on the baseline's seeds
         return pd.DataFrame()
     table = gaps.groupby(["dataset", "variant"]).gap.agg(gap_mean="mean", gap_std="std", n="count")
     table["ci95"] = stats.t.ppf(0.975, table.n - 1) * table.gap_std / table.n ** 0.5
