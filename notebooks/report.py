@@ -27,7 +27,7 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from gan_lib.paths import REPO_ROOT
-from gan_lib.report import conclusions, fidelity, findings, spread
+from gan_lib.report import conclusions, domains, fidelity, findings, spread
 from gan_lib.report import tables as report
 from gan_lib.report.figures import Figures
 from gan_lib.report.results import read_results, read_scalars
@@ -93,6 +93,15 @@ if sheets:
     section("Datasets")
     for dataset, path in sheets.items():
         figs.show(path, f"dataset_{dataset}", f"Contact sheet of `{dataset}`: training images, seeded selection.")
+
+# %%
+similarity, targets = domains.read_similarity(root), domains.with_budget_peers(root, df)
+if len(domains.gain_against_distance(similarity, targets)) >= 3:
+    section("How far each target is from the source",
+            "FID and KID between each target's images and the source's, from data alone (`python -m gan_lib.metrics "
+            "similarity`), with transfer's gain on the target (`scratch` − `tl` final FID, paired by seed), over this "
+            "study's targets and those its preset's default study trained at the same budget (thesis conclusion 2).")
+    display(Markdown(domains.similarity_markdown(similarity, targets)))
 
 # %%
 if not final.empty:

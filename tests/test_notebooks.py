@@ -159,6 +159,13 @@ def test_report_executes_on_parquet_fixture_and_writes_figures(tmp_path):
             for seed in (0, 1):
                 rows = fake_rows("fixture", dataset, variant, seed, [200 - 10 * i, 150 - 20 * i + seed])
                 write_rows(rows, run_path("fixture", rows[0]["run_id"], root))
+    for i, variant in enumerate(("scratch", "tl")):  # a third target, so the distances section has 3 gains to rank
+        for seed in (0, 1):
+            rows = fake_rows("fixture", "twemoji-faces", variant, seed, [200, 160 - 30 * i + seed])
+            write_rows(rows, run_path("fixture", rows[0]["run_id"], root))
+    pd.DataFrame({"target": ["fluent-faces", "fluent-objects-1000", "twemoji-faces"], "source": "openmoji",
+                  "fid": [220.0, 160.0, 200.0], "kid": 0.1, "target_count": 10, "target_total": 10}).to_parquet(
+        root / "similarity.parquet")
     out = tmp_path / "report.ipynb"
     execute_notebook(NOTEBOOKS / "report.ipynb", out, {"results_root": str(root), "study": "fixture"},
                      cell_timeout=CELL_LIMITS["report"], cwd=REPO)
@@ -173,6 +180,7 @@ def test_report_executes_on_parquet_fixture_and_writes_figures(tmp_path):
     assert "these settings differ: dataset (published lsun-bedroom-1000" in html  # no matching protocol
     assert "Figure 1." in html and "## Findings" in html and "## Methods" in html
     assert "## Failed runs" not in html and "## Truncation sweep" not in html  # no data, no section
+    assert "## How far each target is from the source" in html and "Spearman ρ = " in html
 
 
 def test_score_curves_plot_the_asked_score_against_epochs():
