@@ -21,6 +21,7 @@ from gan_lib.report import domains
 from gan_lib.report import tables as report
 from gan_lib.report.conclusions import conclusions_markdown
 from gan_lib.report.overfitting import OVERFIT_R_T, LateDiagnostics, late_diagnostics
+from gan_lib.report.rendering import render_all
 from gan_lib.report.results import read_results, read_scalars
 from gan_lib.report.spread import spread_markdown
 
@@ -370,8 +371,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--check and --readme are options of `readme`, not of `reports`")
     root = Path(args.results_root) if args.results_root else results_dir()
     if args.command == "reports":
-        from gan_lib.report.rendering import render_all
-
         for path in render_all(root.resolve(), Path(args.output_root).resolve()):
             print(path)
         return 0
