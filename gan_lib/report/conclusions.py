@@ -152,7 +152,8 @@ def dataset_pair_evidence(studies: dict[str, pd.DataFrame], pair: tuple[str, str
             half = tables.t_half_width(g)
             what = (f"{label}: `{variant}` FID on {pair[0]} − on {pair[1]} {tables.signed(g.mean())} "
                     f"(95 % ± {half:.1f}, {len(g)} seeds)")
-            out.append(Evidence(study, _budget(final[(final.variant == variant) & final.dataset.isin(pair)]), f"{pair[0]} vs {pair[1]}", what,
+            rows = final[(final.variant == variant) & final.dataset.isin(pair)]  # the pair's own budget
+            out.append(Evidence(study, _budget(rows), f"{pair[0]} vs {pair[1]}", what,
                                 _reading(abs(g.mean()) > half, g.mean() > 0)))
     return out
 
