@@ -45,3 +45,13 @@ def test_the_table_orders_targets_by_distance_and_shows_each_gain(tmp_path):
     assert rows == ["untrained", "near", "mid", "far"]
     assert "| mid | 97 (1000) | 200.0 | 200.0 | +20.0" in text and "| untrained | 97 (100) | 50.0 | 200.0 | — |" in text
     assert "Spearman ρ = -1.00" in text and "exact p = 0.333" in text and "no ordering can give p below 0.333" in text
+    assert "no better than chance (they lean towards targets closer to the source)" in text  # p 0.333: no direction claimed
+
+
+
+def test_the_sentence_names_a_direction_only_when_the_ranks_resolve_one():
+    near_gains_more = pd.DataFrame({"fid": [10.0, 20.0, 30.0, 40.0, 50.0], "gain": [50.0, 40.0, 30.0, 20.0, 10.0]})
+    resolved = domains.correlation_sentence(near_gains_more)
+    assert "the gain is larger on targets closer to the source; exact p = 0.017" in resolved
+    unresolved = domains.correlation_sentence(near_gains_more.iloc[:3])
+    assert "larger on" not in unresolved and "no better than chance" in unresolved
