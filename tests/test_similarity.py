@@ -48,7 +48,6 @@ def test_the_table_orders_targets_by_distance_and_shows_each_gain(tmp_path):
     assert "no better than chance (they lean towards targets closer to the source)" in text  # p 0.333: no direction claimed
 
 
-
 def test_the_sentence_names_a_direction_only_when_the_ranks_resolve_one():
     near_gains_more = pd.DataFrame({"fid": [10.0, 20.0, 30.0, 40.0, 50.0], "gain": [50.0, 40.0, 30.0, 20.0, 10.0]})
     resolved = domains.correlation_sentence(near_gains_more)

@@ -101,12 +101,13 @@ def correlation_sentence(table: pd.DataFrame) -> str:
         return f"_Transfer's gain is known on {n} target(s) with a distance: a rank correlation needs 3 or more._"
     rho, p, floor = exact_spearman(list(table.fid), list(table.gain))
     side = "closer to" if rho < 0 else "farther from"
-    if p < 0.05:
+    resolved = p < 0.05
+    if resolved:
         reading = f"the gain is larger on targets {side} the source"
     else:
         reading = "the ranks order the gain by the distance no better than chance" + (
             f" (they lean towards targets {side} the source)" if rho else "")
-    verdict = "resolved at 5 %" if p < 0.05 else "not resolved at 5 %"
+    verdict = "resolved at 5 %" if resolved else "not resolved at 5 %"
     return (f"Spearman ρ = {rho:+.2f} between the FID to the source and transfer's gain over {n} targets: "
             f"{reading}; exact p = {p:.3f} ({verdict}; with {n} targets no ordering can give p below "
             f"{floor:.3f}). Each target's gain carries the interval above, which the ranks ignore, and the targets "
