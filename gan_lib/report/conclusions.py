@@ -133,7 +133,7 @@ def similarity_evidence(peers: dict[str, pd.DataFrame], results_root: Path) -> l
         what = (f"Spearman ρ = {rho:+.2f} between the target's FID to the source and transfer's gain (exact p = "
                 f"{p:.3f}, the least {len(table)} targets can give {floor:.3f}; {', '.join(table.index)})")
         out.append(Evidence(study, _budget(tables.final_rows(df)), f"{len(table)} targets", what,
-                            _reading(p < 0.05, rho < 0)))
+                            _reading(p < tables.ALPHA, rho < 0)))
     return out
 
 

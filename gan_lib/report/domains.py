@@ -101,7 +101,7 @@ def correlation_sentence(table: pd.DataFrame) -> str:
         return f"_Transfer's gain is known on {n} target(s) with a distance: a rank correlation needs 3 or more._"
     rho, p, floor = exact_spearman(list(table.fid), list(table.gain))
     side = "closer to" if rho < 0 else "farther from"
-    resolved = p < 0.05
+    resolved = p < tables.ALPHA
     if resolved:
         reading = f"the gain is larger on targets {side} the source"
     else:

@@ -12,8 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from gan_lib.report import tables
-
-ALPHA = 0.05  # the test's level
+from gan_lib.report.tables import ALPHA
 
 
 def spread_table(df: pd.DataFrame, comparisons: list[tuple[str, str]]) -> pd.DataFrame:
