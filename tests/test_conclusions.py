@@ -74,6 +74,18 @@ def test_the_full_stack_and_the_cost_of_cr(tmp_path):
     assert verdict(tmp_path, 4).verdict == "contradicted"
 
 
+def test_cr_as_its_references_run_it_is_evidence_on_the_full_stack_against_the_default_studys_transfer(tmp_path):
+    # the default study (named after its preset) holds `tl` and the stacked recipe, which makes things worse
+    write_study(tmp_path, "laptop", {"tl": [200, 212, 203], "tl+da+cr": [250, 262, 251]})
+    assert verdict(tmp_path, 3).verdict == "contradicted"
+    write_study(tmp_path, "laptop-refs", {"tl+da+cr-paper": [150, 160, 151], "tl+da+cr-clean": [205, 190, 230]})
+    v = verdict(tmp_path, 3)
+    assert v.verdict == "mixed" and "holds in `laptop-refs`" in v.why
+    assert {e.what.split(" − ")[0] for e in v.evidence if e.study == "laptop-refs"} == {
+        "`tl+da+cr-paper`", "`tl+da+cr-clean`"}
+    assert [e.reading for e in v.evidence if e.study == "laptop-refs"] == ["not resolved", "supports"]
+
+
 def test_similarity_is_not_tested_until_targets_and_distances_exist_then_read_by_exact_rank(tmp_path):
     targets = {"near": 50.0, "mid": 100.0, "far": 150.0, "farther": 200.0, "farthest": 250.0}
     gains = {"near": 100.0, "mid": 60.0, "far": 30.0, "farther": 10.0, "farthest": 5.0}

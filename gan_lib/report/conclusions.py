@@ -31,6 +31,9 @@ CLAIMS = {
 # Datasets that differ in one property only: (fewer, more) images of one pool; (low, high) variability, ~100 each.
 QUANTITY_PAIR = ("fluent-objects-100", "fluent-objects-1000")
 VARIABILITY_PAIR = ("fluent-faces", "fluent-objects-100")
+# CR as its references run it (docs/references.md): evidence on conclusion 3 beside `tl+da+cr`, read in the study
+# that ran them together with the rows of its preset's default study (`tables.baseline_rows`)
+CR_RECIPES = ("tl+da+cr-clean", "tl+da+cr-paper")
 SUPPORTS, AGAINST, OPEN = "supports", "against", "not resolved"
 MEASURED = "measured (no threshold decides it)"  # evidence shown beside a verdict, not counted in it
 
@@ -112,6 +115,14 @@ def cost_evidence(studies: dict[str, pd.DataFrame], variant: str = "tl+da+cr",
                     f"–×{np.exp(mean + half):.2f}, {len(logs)} seeds)")
             out.append(Evidence(study, _budget(d), dataset, what, _reading(abs(mean) > half, mean > 0)))
     return out
+
+
+def recipe_evidence(studies: dict[str, pd.DataFrame], results_root: Path) -> list[Evidence]:
+    """Conclusion 3 under each of CR's reference recipes: `gap_evidence` of each recipe variant against `tl`, in the
+    studies that ran it, joined with the `tl` runs of their preset's default study."""
+    joined = {study: pd.concat([df, tables.baseline_rows(results_root, df)]) for study, df in studies.items()
+              if set(df.variant) & set(CR_RECIPES)}
+    return [e for variant in CR_RECIPES for e in gap_evidence(joined, variant, "tl")]
 
 
 def with_budget_peers(studies: dict[str, pd.DataFrame], results_root: Path) -> dict[str, pd.DataFrame]:
@@ -222,7 +233,7 @@ def thesis_verdicts(results_root: Path) -> list[Verdict]:
     evidence = {
         1: gap_evidence(studies, "tl", "scratch"),
         2: similarity_evidence(peers, results_root),
-        3: gap_evidence(studies, "tl+da+cr", "tl"),
+        3: gap_evidence(studies, "tl+da+cr", "tl") + recipe_evidence(studies, results_root),
         4: cost_evidence(studies),
         5: dataset_pair_evidence(peers, QUANTITY_PAIR, "quantity")
         + dataset_pair_evidence(peers, VARIABILITY_PAIR, "variability"),
