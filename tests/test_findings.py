@@ -36,6 +36,18 @@ def test_findings_follow_the_numbers():
     assert "hurts on faces" in findings_markdown(hurts) and "| faces | tl+da − tl | +20.0" in gaps_markdown(hurts)
 
 
+def test_findings_say_whether_the_miner_changes_diffaugments_gap_seed_by_seed():
+    """The difference of differences pairs the four runs of each seed: DiffAugment's gap is −20 with the mixture
+    miner and −40, −41, −39 with MineGAN's, whatever the seeds' levels."""
+    runs = {"tl": [100, 150, 120], "tl+da": [80, 130, 100], "tl-minegan": [110, 90, 140], "tl+da-minegan": [70, 49, 101]}
+    findings = findings_markdown(fake_results(runs))
+    assert "MineGAN's own miner and DiffAugment's gap** ((`tl+da-minegan` − `tl-minegan`) − (`tl+da` − `tl`)" in findings
+    assert "changes it on faces (faces −20.0 FID, resolved (better; 95 % ± 2.5))" in findings
+    same = {**runs, "tl+da-minegan": [90, 70, 120]}  # −20, −20, −20 again: no change
+    assert "no resolved change (faces +0.0 FID" in findings_markdown(fake_results(same))
+    assert "DiffAugment's gap**" not in findings_markdown(fake_results({k: runs[k] for k in ("tl", "tl+da")}))
+
+
 def test_findings_of_an_empty_study_say_so():
     empty = fake_results({}).reindex(columns=fake_results({"tl": [1.0]}).columns)
     assert findings_markdown(empty).startswith("_No finished runs")

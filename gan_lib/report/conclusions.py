@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gan_lib.report import domains, tables
+from gan_lib.report import domains, intervals, tables
 from gan_lib.report.overfitting import OVERFIT_R_T, late_diagnostics
 from gan_lib.report.results import read_results, read_scalars
 
@@ -110,7 +110,7 @@ def cost_evidence(studies: dict[str, pd.DataFrame], variant: str = "tl+da+cr",
             logs = np.log(t[variant] / t[baseline]).dropna()
             if len(logs) < 2:
                 continue
-            mean, half = logs.mean(), tables.t_half_width(logs)
+            mean, half = logs.mean(), intervals.t_half_width(logs)
             what = (f"training time `{variant}` / `{baseline}` ×{np.exp(mean):.2f} (95 %: ×{np.exp(mean - half):.2f}"
                     f"–×{np.exp(mean + half):.2f}, {len(logs)} seeds)")
             out.append(Evidence(study, _budget(d), dataset, what, _reading(abs(mean) > half, mean > 0)))
@@ -144,7 +144,7 @@ def similarity_evidence(peers: dict[str, pd.DataFrame], results_root: Path) -> l
         what = (f"Spearman ρ = {rho:+.2f} between the target's FID to the source and transfer's gain (exact p = "
                 f"{p:.3f}, the least {len(table)} targets can give {floor:.3f}; {', '.join(table.index)})")
         out.append(Evidence(study, _budget(tables.final_rows(df)), f"{len(table)} targets", what,
-                            _reading(p < tables.ALPHA, rho < 0)))
+                            _reading(p < intervals.ALPHA, rho < 0)))
     return out
 
 
@@ -160,7 +160,7 @@ def dataset_pair_evidence(studies: dict[str, pd.DataFrame], pair: tuple[str, str
         for variant, g in (t[pair[0]] - t[pair[1]]).dropna().groupby(level="variant"):
             if len(g) < 2:
                 continue
-            half = tables.t_half_width(g)
+            half = intervals.t_half_width(g)
             what = (f"{label}: `{variant}` FID on {pair[0]} − on {pair[1]} {tables.signed(g.mean())} "
                     f"(95 % ± {half:.1f}, {len(g)} seeds)")
             rows = final[(final.variant == variant) & final.dataset.isin(pair)]  # the pair's own budget

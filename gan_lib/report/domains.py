@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from gan_lib.report import tables
+from gan_lib.report import intervals, tables
 
 SIMILARITY = "similarity.parquet"  # under results/: target, source, fid, kid, counts (metrics.target_distances)
 
@@ -101,7 +101,7 @@ def correlation_sentence(table: pd.DataFrame) -> str:
         return f"_Transfer's gain is known on {n} target(s) with a distance: a rank correlation needs 3 or more._"
     rho, p, floor = exact_spearman(list(table.fid), list(table.gain))
     side = "closer to" if rho < 0 else "farther from"
-    resolved = p < tables.ALPHA
+    resolved = p < intervals.ALPHA
     if resolved:
         reading = f"the gain is larger on targets {side} the source"
     else:

@@ -17,9 +17,10 @@ import pandas as pd
 
 from gan_lib.errors import cli_errors
 from gan_lib.paths import REPO_ROOT, results_dir
-from gan_lib.report import domains
+from gan_lib.report import domains, intervals
 from gan_lib.report import tables as report
 from gan_lib.report.conclusions import conclusions_markdown
+from gan_lib.report.interactions import interaction_bullets
 from gan_lib.report.overfitting import OVERFIT_R_T, LateDiagnostics, late_diagnostics
 from gan_lib.report.rendering import render_all
 from gan_lib.report.results import read_results, read_scalars
@@ -111,14 +112,6 @@ def gaps_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) -> str
     return "\n".join(lines)
 
 
-def _verdict(g) -> str:
-    if g.n < 2:
-        return "one seed, no interval"
-    if not g.resolved:
-        return f"not resolved: the 95 % interval (± {g.ci95:.1f}) includes 0"
-    return f"resolved ({'better' if g.gap_mean < 0 else 'worse'}; 95 % ± {g.ci95:.1f})"
-
-
 def findings_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) -> str:
     """The findings as Markdown bullets, each computed from the rows: ranking and gaps over `df` and the `baseline`
     rows it is compared against (`report.baseline_rows`), cost and memorization of `df`'s own runs."""
@@ -136,13 +129,14 @@ def findings_markdown(df: pd.DataFrame, baseline: pd.DataFrame | None = None) ->
         sub = gaps[(gaps.variant == variant) & (gaps.baseline == base)] if len(gaps) else gaps
         if sub.empty:
             continue
-        parts = [f"{g.dataset} {report.signed(g.gap_mean)} FID, {_verdict(g)}" for g in sub.itertuples()]
+        parts = [f"{g.dataset} {report.signed(g.gap_mean)} FID, {intervals.verdict(g)}" for g in sub.itertuples()]
         helped = [g.dataset for g in sub.itertuples() if g.resolved and g.gap_mean < 0]
         hurt = [g.dataset for g in sub.itertuples() if g.resolved and g.gap_mean > 0]
         summary = ("helps on " + ", ".join(helped) if helped else "") + ("; " if helped and hurt else "") + \
                   ("hurts on " + ", ".join(hurt) if hurt else "")
         out.append(f"- **{QUESTION[variant, base]}** (`{variant}` − `{base}`, negative = better): "
                    f"{summary or 'no resolved effect'} ({'; '.join(parts)}).")
+    out += interaction_bullets(joined)
     final = report.final_rows(df)
     minutes = final.groupby("variant").train_seconds.median() / 60
     if {"tl+da+cr", "tl+da"} <= set(minutes.index):
@@ -193,7 +187,7 @@ def budget_markdown(long: pd.DataFrame, short: pd.DataFrame) -> str:
             what, helps, hurts, open_ = THESIS_READINGS[variant, baseline]
             verdict = (helps if g.gap_mean < 0 else hurts) if g.resolved else open_
             lines.append(f"\nAt {epochs:.0f} epochs of {dataset}, {what} is {report.signed(g.gap_mean)} FID, "
-                         f"{_verdict(g)}: {verdict}.")
+                         f"{intervals.verdict(g)}: {verdict}.")
     return "\n".join(lines)
 
 
@@ -255,7 +249,7 @@ def _overfitting_words(late: dict[tuple[str, str], LateDiagnostics], gaps: dict)
                        f"no sign that {method} changes how D fits the real images")
             g = gaps.get((dataset, with_, without))
             if g is not None:
-                reading += (f"; final FID {report.signed(g.gap_mean)}, {_verdict(g)}: "
+                reading += (f"; final FID {report.signed(g.gap_mean)}, {intervals.verdict(g)}: "
                             + _why(method, lowers, r_wo, onset_wo, g))
             out.append(f"- {dataset}, `{with_}` vs `{without}`: r_t over the last quarter {_r(r_w)} vs {_r(r_wo)}, "
                        f"D accuracy {a_w:.2f} vs {a_wo:.2f}: {reading}.")

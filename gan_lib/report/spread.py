@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from gan_lib.report import tables
-from gan_lib.report.tables import ALPHA
+from gan_lib.report.intervals import ALPHA
 
 
 def spread_table(df: pd.DataFrame, comparisons: list[tuple[str, str]]) -> pd.DataFrame:

@@ -17,9 +17,8 @@ from scipy import stats  # noqa: E402
 
 from gan_lib.config import ADA_R_T_TARGET, VARIANTS  # noqa: E402
 from gan_lib.paths import REPO_ROOT  # noqa: E402
+from gan_lib.report.intervals import with_interval  # noqa: E402
 from gan_lib.training.provenance import cpu_capabilities, environments  # noqa: E402
-
-ALPHA = 0.05  # the level of every test and interval here (95 % intervals)
 
 # The original study's one published number (Kjellberg 2021): not rerun here, shown for reference only.
 PUBLISHED = pd.DataFrame([{"dataset": "lsun-bedroom-1000", "variant": "tl+da", "setting": "128 px, 150 epochs",
@@ -273,11 +272,6 @@ def epochs_seen(df: pd.DataFrame) -> pd.Series:
     return df.epochs.fillna(df.images_seen / df.dataset_count)
 
 
-def t_half_width(values: pd.Series) -> float:
-    """Half-width of the 95 % t interval of the mean of `values` (paired differences over seeds)."""
-    return float(stats.t.ppf(1 - ALPHA / 2, len(values) - 1) * values.std(ddof=1) / len(values) ** 0.5)
-
-
 def paired_gaps(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Final FID of each variant minus `baseline`'s on the same dataset and seed (seeds pair the runs: same
     evaluation latents), as mean, standard deviation and n over seeds; negative = better than the baseline.
@@ -288,9 +282,7 @@ def paired_gaps(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
     gaps = final.drop(columns=baseline).sub(final[baseline], axis=0).stack().dropna().rename("gap").reset_index()
     if gaps.empty:  # only the baseline was run, or no variant on the baseline's seeds
         return pd.DataFrame()
-    table = gaps.groupby(["dataset", "variant"]).gap.agg(gap_mean="mean", gap_std="std", n="count")
-    table["ci95"] = stats.t.ppf(1 - ALPHA / 2, table.n - 1) * table.gap_std / table.n ** 0.5
-    table["resolved"] = table.gap_mean.abs() > table.ci95  # False while n < 2 (no interval)
+    table = with_interval(gaps.groupby(["dataset", "variant"]).gap.agg(gap_mean="mean", gap_std="std", n="count"))
     order = variant_order(table.index.get_level_values("variant"))
     return table.reindex(order, level="variant").round(1)
 
