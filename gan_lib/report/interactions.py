@@ -15,7 +15,7 @@ def interaction_gaps(df: pd.DataFrame, with_: tuple[str, str], without: tuple[st
     """Per dataset: mean, std and n over seeds of (with_[0] − with_[1]) − (without[0] − without[1]) on the final
     FID, with `ci95` and `resolved`; negative = the method's gap is more negative (it helps more) with the setting.
     Empty where a dataset lacks one of the four variants on a common seed."""
-    final = tables.final_rows(df).pivot_table(index=["dataset", "train_seed"], columns="variant", values="fid")
+    final = tables.seed_fids(df)
     if not {*with_, *without} <= set(final):
         return pd.DataFrame()
     diff = ((final[with_[0]] - final[with_[1]]) - (final[without[0]] - final[without[1]])).dropna()

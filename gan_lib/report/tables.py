@@ -272,11 +272,16 @@ def epochs_seen(df: pd.DataFrame) -> pd.Series:
     return df.epochs.fillna(df.images_seen / df.dataset_count)
 
 
+def seed_fids(df: pd.DataFrame) -> pd.DataFrame:
+    """Final FID by (dataset, train_seed) x variant: the runs of one row share a seed's evaluation latents."""
+    return final_rows(df).pivot_table(index=["dataset", "train_seed"], columns="variant", values="fid")
+
+
 def paired_gaps(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Final FID of each variant minus `baseline`'s on the same dataset and seed (seeds pair the runs: same
     evaluation latents), as mean, standard deviation and n over seeds; negative = better than the baseline.
     `ci95` is the half-width of the paired t interval; `resolved` is True where that interval excludes 0."""
-    final = final_rows(df).pivot_table(index=["dataset", "train_seed"], columns="variant", values="fid")
+    final = seed_fids(df)
     if baseline not in final:
         return pd.DataFrame()
     gaps = final.drop(columns=baseline).sub(final[baseline], axis=0).stack().dropna().rename("gap").reset_index()
